@@ -1,0 +1,1 @@
+"""Sweep targets: one module per figure or study (see tsdyn.sweep.job)."""
