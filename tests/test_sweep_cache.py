@@ -1,0 +1,85 @@
+"""The sweep cache and runner: atomic entries, clear messages for bad files, dedupe, reuse."""
+import logging
+
+import numpy as np
+import pytest
+
+from tsdyn.sweep.cache import Cache, CacheError
+from tsdyn.sweep.config import load_config, merge, parse_seeds
+from tsdyn.sweep.job import FORMAT_VERSION, Job
+from tsdyn.sweep.runner import run_jobs, unique_jobs
+
+# A real library function that returns a dict serves as a cheap job.
+MERGE = "tsdyn.sweep.config:merge"
+
+
+def merge_job(name, a, b):
+    return Job(name, MERGE, {"base": {"a": a}, "override": {"b": b}})
+
+
+def test_key_depends_on_func_params_and_format(monkeypatch):
+    j = merge_job("x", 1, 2)
+    assert j.key() == merge_job("other-name", 1, 2).key()  # the name is a label, not part of the run
+    assert j.key() != merge_job("x", 1, 3).key()
+    old_key = j.key()
+    import tsdyn.sweep.job as job_module
+    monkeypatch.setattr(job_module, "FORMAT_VERSION", FORMAT_VERSION + 1)
+    assert j.key() != old_key
+
+
+def test_store_and_load_round_trip(tmp_path):
+    cache = Cache(tmp_path)
+    job = merge_job("x", 1, 2)
+    assert cache.load(job) is None
+    cache.store(job, {"eg": np.arange(3.0), "n": 4, "label": "dpp"})
+    back = cache.load(job)
+    np.testing.assert_array_equal(back["eg"], [0.0, 1.0, 2.0])
+    assert back["n"] == 4 and back["label"] == "dpp"
+    assert [p.name for p in tmp_path.iterdir()] == [job.key() + ".npz"]  # no temporary left behind
+
+
+def test_corrupt_and_foreign_files_give_clear_messages(tmp_path, caplog):
+    cache = Cache(tmp_path)
+    job = merge_job("x", 1, 2)
+    cache.path(job).write_bytes(b"not a zip file at all")
+    with pytest.raises(CacheError, match="is corrupt"):
+        cache.load(job)
+    np.savez(cache.path(job), eg=np.ones(2))  # a valid npz without our metadata
+    with pytest.raises(CacheError, match="is foreign"):
+        cache.load(job)
+    cache.store(merge_job("y", 5, 6), {"a": 1})  # an entry written for another job, copied over ours
+    cache.path(merge_job("y", 5, 6)).rename(cache.path(job))
+    with pytest.raises(CacheError, match="is foreign"):
+        cache.load(job)
+    with caplog.at_level(logging.WARNING, logger="tsdyn.sweep"):
+        assert cache.load_or_quarantine(job) is None
+    assert "will recompute" in caplog.text
+    assert cache.path(job).with_suffix(".npz.bad").exists() and not cache.path(job).exists()
+
+
+def test_run_jobs_dedupes_reuses_and_reports_failures(tmp_path):
+    cache = Cache(tmp_path)
+    jobs = [merge_job("a", 1, 2), merge_job("a-again", 1, 2), merge_job("b", 3, 4)]
+    assert len(unique_jobs(jobs)) == 2
+    results, summary = run_jobs(jobs, cache, None, progress=False)
+    assert (summary.reused, summary.computed) == (0, 2)
+    assert results[jobs[2].key()] == {"a": 3, "b": 4}
+    results, summary = run_jobs(jobs, cache, None, progress=False)
+    assert (summary.reused, summary.computed) == (2, 0)
+    bad = Job("bad", MERGE, {"base": 1, "override": {"b": 2}})  # merge of an int fails
+    _, summary = run_jobs([bad], cache, None, progress=False)
+    assert summary.failed == ["bad"] and "FAILED" in summary.line()
+
+
+def test_config_quick_overrides_and_seeds(tmp_path):
+    (tmp_path / "fig2a.toml").write_text("steps = 100\nseeds = [0, 1, 2]\n[quick]\nsteps = 10\nseeds = [0]\n")
+    assert load_config("fig2a", tmp_path)["steps"] == 100
+    quick = load_config("fig2a", tmp_path, quick=True)
+    assert quick["steps"] == 10 and quick["seeds"] == [0]
+    assert load_config("fig2a", tmp_path, seeds=[4, 5])["seeds"] == [4, 5]
+    with pytest.raises(ValueError, match="target must be one of"):
+        load_config("fig9", tmp_path)
+    assert merge({"a": {"x": 1, "y": 2}}, {"a": {"y": 3}}) == {"a": {"x": 1, "y": 3}}
+    assert parse_seeds("3") == [0, 1, 2] and parse_seeds("0,3,7") == [0, 3, 7]
+    with pytest.raises(ValueError, match="seeds must be"):
+        parse_seeds("three")

@@ -1,0 +1,99 @@
+"""``python -m tsdyn.sweep``: train, prune, integrate, check the theorems, draw the figures.
+
+With no arguments every target in ``sims/`` runs and writes into ``figures/``;
+see ``python -m tsdyn.sweep --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+from tsdyn.sweep.cache import Cache
+from tsdyn.sweep.config import TARGETS, find_sims_dir, load_config, parse_seeds
+from tsdyn.sweep.runner import make_executor, run_jobs
+
+log = logging.getLogger("tsdyn.sweep")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tsdyn.sweep",
+        description="Regenerate the pruning paper's figures and the theorem checks. Each target is defined "
+                    "by sims/<target>.toml; finished runs are cached, so an interrupted sweep resumes "
+                    "where it stopped.")
+    p.add_argument("targets", nargs="*", metavar="TARGET",
+                   help=f"targets to run (default: all): {', '.join(TARGETS)}")
+    p.add_argument("--quick", action="store_true",
+                   help="reduced smoke run: apply each TOML's [quick] table (smaller N, fewer steps and seeds)")
+    p.add_argument("--out", default="figures", help="directory for figures, CSVs and theorems.md (default: figures)")
+    p.add_argument("--seeds", default=None,
+                   help="override the seeds of every target: a count (5 -> 0..4) or a list (0,3,7)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: one per core)")
+    p.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                   help="run the jobs on this dask.distributed scheduler (e.g. tcp://host:8786) instead of locally")
+    p.add_argument("--cache", default=None, help="cache directory (default: OUT/.cache)")
+    p.add_argument("--no-cache", action="store_true", help="recompute every run and cache nothing")
+    p.add_argument("--sims", default=None, help="directory of experiment TOMLs (default: ./sims)")
+    p.add_argument("--serial", action="store_true", help="run jobs in this process (debugging)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return run(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    targets = args.targets or list(TARGETS)
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    seeds = parse_seeds(args.seeds) if args.seeds else None
+    sims = find_sims_dir(args.sims)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = None if args.no_cache else Cache(Path(args.cache) if args.cache else out / ".cache")
+
+    plan = []
+    for name in targets:
+        cfg = load_config(name, sims, quick=args.quick, seeds=seeds)
+        module = importlib.import_module(f"tsdyn.targets.{name}")
+        plan.append((name, cfg, module, module.jobs(cfg, quick=args.quick)))
+    all_jobs = [job for *_, jobs in plan for job in jobs]
+
+    start = time.perf_counter()
+    if args.serial:
+        results, summary = run_jobs(all_jobs, cache, None, progress=not args.no_progress)
+    else:
+        with make_executor(args.workers, args.dask_scheduler) as executor:
+            results, summary = run_jobs(all_jobs, cache, executor, progress=not args.no_progress)
+
+    written, incomplete = [], []
+    for name, cfg, module, jobs in plan:
+        missing = [job.name for job in jobs if job.key() not in results]
+        if missing:
+            incomplete.append(name)
+            log.error("target %s not reported: %d run(s) failed (%s)", name, len(missing), ", ".join(missing[:5]))
+            continue
+        written += module.report(cfg, {job.name: results[job.key()] for job in jobs}, out)
+    total = time.perf_counter() - start
+    print(summary.line())
+    print(f"wrote {len(written)} files to {out}/ in {total:.1f} s" + (f"; incomplete: {', '.join(incomplete)}" if incomplete else ""))
+    return 1 if incomplete or summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

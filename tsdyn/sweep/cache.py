@@ -1,0 +1,101 @@
+"""A cache that loses nothing: one atomically written ``.npz`` per finished job.
+
+Entries live at ``<root>/<job.key()>.npz``. Each carries its own metadata
+(function, parameters, format version), so a file that does not belong to its
+key - corrupt, truncated, from another version or copied in by hand - is
+recognised, reported in plain words, moved aside and recomputed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from tsdyn.atomic import atomic_open
+from tsdyn.sweep.job import FORMAT_VERSION, Job
+
+log = logging.getLogger("tsdyn.sweep")
+
+_META = "__tsdyn_meta__"
+
+
+class CacheError(RuntimeError):
+    """A cache entry exists but cannot be used (the message says which file and why)."""
+
+
+class Cache:
+    """Directory of finished job results keyed by :meth:`Job.key`."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def path(self, job: Job) -> Path:
+        return self.root / f"{job.key()}.npz"
+
+    def load(self, job: Job) -> dict | None:
+        """The cached result of ``job``, or ``None`` if absent.
+
+        Raises
+        ------
+        CacheError
+            If the file exists but is corrupt or belongs to another job / format.
+        """
+        path = self.path(job)
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if _META not in data:
+                    raise CacheError(f"cache file {path} is foreign: it has no tsdyn metadata")
+                meta = json.loads(str(data[_META]))
+                result = {k: _unwrap(data[k]) for k in data.files if k != _META}
+        except CacheError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            raise CacheError(f"cache file {path} is corrupt ({type(exc).__name__}: {exc})") from None
+        expected = {"func": job.func, "params": _jsonable(job.params), "format": FORMAT_VERSION}
+        found = {k: meta.get(k) for k in expected}
+        if found != expected:
+            raise CacheError(
+                f"cache file {path} is foreign: it was written for {found['func']} "
+                f"(format {found['format']}), not for job {job.name!r} ({job.func}, format {FORMAT_VERSION})")
+        return result
+
+    def load_or_quarantine(self, job: Job) -> dict | None:
+        """Like :meth:`load`, but an unusable file is reported, renamed ``*.bad`` and treated as absent."""
+        try:
+            return self.load(job)
+        except CacheError as exc:
+            bad = self.path(job).with_suffix(".npz.bad")
+            os.replace(self.path(job), bad)
+            log.warning("%s; moved it to %s and will recompute the run", exc, bad.name)
+            return None
+
+    def store(self, job: Job, result: dict) -> Path:
+        """Write ``result`` atomically (temporary file + rename)."""
+        if not isinstance(result, dict):
+            raise TypeError(f"job {job.name!r} must return a dict, got {type(result).__name__}")
+        meta = {"func": job.func, "params": _jsonable(job.params), "format": FORMAT_VERSION, "name": job.name}
+        arrays = {k: np.asarray(v) for k, v in result.items()}
+        for k, v in arrays.items():
+            if v.dtype == object:
+                raise TypeError(f"job {job.name!r} returned {k!r} of object dtype; return arrays, numbers or strings")
+        path = self.path(job)
+        with atomic_open(path, "wb") as fh:
+            np.savez(fh, **arrays, **{_META: np.array(json.dumps(meta, sort_keys=True))})
+        return path
+
+
+def _unwrap(arr: np.ndarray):
+    if arr.ndim == 0:
+        return arr.item()
+    return arr
+
+
+def _jsonable(params: dict) -> dict:
+    # Round-trip through JSON so tuples and lists compare equal to what was stored.
+    return json.loads(json.dumps(params, sort_keys=True))

@@ -1,0 +1,123 @@
+"""Run jobs on a ``concurrent.futures`` executor, through the cache, with progress.
+
+The executor is a local process pool by default, or a dask.distributed cluster
+(``Client.get_executor()``) - the jobs and everything else stay the same.
+Results are written to the cache by the main process as each job finishes, so
+a sweep killed at any point keeps every run that had finished.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tqdm.auto import tqdm
+
+from tsdyn.sweep.cache import Cache
+from tsdyn.sweep.job import Job
+
+log = logging.getLogger("tsdyn.sweep")
+
+
+@dataclass
+class RunSummary:
+    """What a call of :func:`run_jobs` reused and computed."""
+
+    reused: int = 0
+    computed: int = 0
+    seconds: float = 0.0
+    failed: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        text = f"{self.reused + self.computed} runs: {self.reused} reused from cache, {self.computed} computed in {self.seconds:.1f} s"
+        return text + (f", {len(self.failed)} FAILED ({', '.join(self.failed)})" if self.failed else "")
+
+
+def _execute(job: Job) -> dict:
+    # Top-level so that it pickles for process pools and dask workers alike.
+    return job.run()
+
+
+@contextmanager
+def make_executor(workers: int | None = None, dask_scheduler: str | None = None):
+    """A ``concurrent.futures.Executor``: process pool, or dask.distributed when an address is given."""
+    if dask_scheduler:
+        try:
+            from distributed import Client
+        except ImportError:  # pragma: no cover - depends on the installed extras
+            raise ValueError("--dask-scheduler needs dask.distributed: pip install 'tsdyn[dask]'") from None
+        with Client(dask_scheduler) as client:
+            yield client.get_executor(pure=False)
+        return
+    workers = workers or os.cpu_count() or 1
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    # forkserver: worker processes start clean (no inherited threads or locks).
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        yield pool
+
+
+def unique_jobs(jobs: list[Job]) -> list[Job]:
+    """Drop jobs with the same cache key (the same run asked for by several targets)."""
+    seen: dict[str, Job] = {}
+    for job in jobs:
+        seen.setdefault(job.key(), job)
+    return list(seen.values())
+
+
+def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None, *,
+             progress: bool = True) -> tuple[dict[str, dict], RunSummary]:
+    """Run every job not already cached; return results keyed by :meth:`Job.key`.
+
+    A failing job is reported in the summary and does not stop the others.
+    """
+    start = time.perf_counter()
+    summary = RunSummary()
+    results: dict[str, dict] = {}
+    todo: list[Job] = []
+    for job in unique_jobs(jobs):
+        cached = cache.load_or_quarantine(job) if cache is not None else None
+        if cached is None:
+            todo.append(job)
+        else:
+            results[job.key()] = cached
+            summary.reused += 1
+    bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo, dynamic_ncols=True)
+    if todo:
+        if executor is None:
+            futures = None
+            completed = ((job, _call(job)) for job in todo)
+        else:
+            futures = {executor.submit(_execute, job): job for job in todo}
+            completed = ((futures[f], f) for f in cf.as_completed(futures))
+        for job, outcome in completed:
+            try:
+                result = outcome.result()
+            except Exception as exc:  # noqa: BLE001 - report and continue with the other runs
+                log.error("run %s failed: %s: %s", job.name, type(exc).__name__, exc)
+                summary.failed.append(job.name)
+                bar.update()
+                continue
+            if cache is not None:
+                cache.store(job, result)
+            results[job.key()] = result
+            summary.computed += 1
+            bar.set_postfix_str(job.name, refresh=False)
+            bar.update()
+    bar.close()
+    summary.seconds = time.perf_counter() - start
+    return results, summary
+
+
+def _call(job: Job) -> cf.Future:
+    # The serial path goes through the same Future interface as the pools.
+    future: cf.Future = cf.Future()
+    try:
+        future.set_result(job.run())
+    except Exception as exc:  # noqa: BLE001
+        future.set_exception(exc)
+    return future
