@@ -1,0 +1,54 @@
+"""Writing what people look at: CSV tables and figures (PNG + PDF), always atomically."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tsdyn.atomic import atomic_open
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, stem: Path, *, dpi: int = 130) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` atomically, close the figure, return the paths."""
+    paths = []
+    for ext in ("png", "pdf"):
+        path = Path(stem).with_suffix("." + ext)
+        with atomic_open(path, "wb") as fh:
+            fig.savefig(fh, format=ext, dpi=dpi)
+        paths.append(path)
+    pyplot().close(fig)
+    return paths
+
+
+def write_rows(rows: Iterable[dict], path: Path, columns: Sequence[str] | None = None) -> Path:
+    """Write dict rows as CSV (columns: ``columns`` or the union of keys in first-seen order).
+
+    Floats are written with ``repr`` (full precision); missing entries stay empty.
+    """
+    rows = list(rows)
+    if columns is None:
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+    with atomic_open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(c, "")) for c in columns])
+    return Path(path)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    if hasattr(value, "item"):  # numpy scalar
+        return _cell(value.item())
+    return str(value)

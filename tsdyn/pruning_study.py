@@ -1,0 +1,146 @@
+"""The comparison layer: every pruning method of Table 1 applied to one trained student.
+
+Given the final weights of a training run, these functions return flat rows
+(dicts) of exact generalisation errors - expectations over the random-node and
+DPP subset distributions by enumeration, importance pruning, random edge
+pruning over real masks and its expected network (Lemma 6) - that the sweep
+targets write to CSV, plot, and test against Theorems 1-3.
+
+"With reweighting" means the GE-optimal second layer for node pruning
+(:func:`tsdyn.reweighting.optimal_second_layer`; under the ansatz it equals
+DIVNET, and it is the recovery Lemma 2 assumes) and the GE-optimal scale A of
+v for edge pruning (Theorem 3). DIVNET's own least squares is reported too.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsdyn.conventions import g
+from tsdyn.dpp import kdpp_subsets, uniform_subsets
+from tsdyn.eg import eg_of
+from tsdyn.order_parameters import OrderParameters
+from tsdyn.pruning import (bernoulli_edge_mask, edge_scale, expected_edge_pruned, matched_edge_count,
+                           prune_student_edges, reweighted_second_layer, scaled, select_importance, subset_eg)
+
+#: Node reweightings reported: none, DIVNET (post-activation, Mariet & Sra 2016), GE-optimal.
+NODE_REWEIGHTS = {"none": None, "divnet": "divnet-post", "optimal": "optimal"}
+#: The reweighting the theorems' hatted GEs refer to.
+THEOREM_REWEIGHT = "optimal"
+
+
+@dataclass(frozen=True)
+class TrainedStudent:
+    """Final weights of one training run, with its label noise and seed."""
+
+    w: np.ndarray
+    v: np.ndarray
+    wstar: np.ndarray
+    vstar: np.ndarray
+    sigma: float
+    seed: int
+
+    @classmethod
+    def from_result(cls, result: dict, *, sigma: float, seed: int) -> "TrainedStudent":
+        """From what :func:`tsdyn.targets.training.train` returned."""
+        return cls(result["w"], result["v"], result["wstar"], result["vstar"], float(sigma), int(seed))
+
+    @property
+    def params(self) -> OrderParameters:
+        return OrderParameters.from_weights(self.w, self.v, self.wstar, self.vstar)
+
+
+def node_subset_distributions(op: OrderParameters, k_n: int) -> dict:
+    """The subset distributions of random and DPP node pruning (kernel L = Q, Lemma 1), exhaustive."""
+    return {"random": uniform_subsets(op.K, k_n), "dpp": kdpp_subsets(op.Q, k_n)}
+
+
+def node_pruning_rows(student: TrainedStudent, kn_values, *, test: "TestSet | None" = None,
+                      methods=("dpp", "importance", "random")) -> list[dict]:
+    """Exact GE of DPP, importance and random node pruning for each k_n, each reweighting.
+
+    DPP and random are exact expectations over their subset distributions;
+    ``test`` adds the test-set 1/2 MSE (its expectation over the same distributions).
+    """
+    op = student.params
+    rows = []
+    for k_n in kn_values:
+        dists = node_subset_distributions(op, int(k_n))
+        importance = select_importance(op.v, int(k_n))[None, :]
+        for label, reweight in NODE_REWEIGHTS.items():
+            for method in methods:
+                def eps(S, reweight=reweight):
+                    return subset_eg(op, S, reweight)
+
+                value = float(eps(importance)[0]) if method == "importance" else dists[method].expect(eps)
+                row = dict(sigma=student.sigma, seed=student.seed, method=method, reweight=label,
+                           kn=int(k_n), eps=value)
+                if test is not None:
+                    def half_mse(S, reweight=reweight):
+                        return test.half_mse(S, reweighted_second_layer(op, S, reweight))
+
+                    row["test_half_mse"] = (float(half_mse(importance)[0]) if method == "importance"
+                                            else dists[method].expect(half_mse))
+                rows.append(row)
+    return rows
+
+
+def edge_pruning_rows(student: TrainedStudent, kn_values, *, n_masks: int, seed: int) -> list[dict]:
+    """Random edge pruning matched to k_n nodes (eq 1): mean GE over ``n_masks`` Bernoulli masks and
+    the GE of the expected network (Lemma 6), each without and with the GE-optimal scale A.
+    """
+    op = student.params
+    K, N = student.w.shape
+    rng = np.random.default_rng(np.random.SeedSequence([seed, student.seed, int(student.sigma * 1e6)]))
+    rows = []
+    for k_n in kn_values:
+        k_e = matched_edge_count(int(k_n), K, N)
+        c = k_e / N
+        plain, reweighted = [], []
+        for _ in range(n_masks):
+            mask = bernoulli_edge_mask(K, N, c, rng)
+            pruned = prune_student_edges(student.w, student.v, student.wstar, student.vstar, mask)
+            plain.append(pruned.eg)
+            reweighted.append(eg_of(scaled(pruned.params, edge_scale(pruned.params))))
+        expected = expected_edge_pruned(op, c)
+        common = dict(sigma=student.sigma, seed=student.seed, kn=int(k_n), k_e=k_e, c=c)
+        for label, masks, exp_eps in (("none", plain, eg_of(expected)),
+                                      ("optimal", reweighted, eg_of(scaled(expected, edge_scale(expected))))):
+            rows.append(dict(common, method="edge", reweight=label, eps=float(np.mean(masks)),
+                             eps_sem=float(np.std(masks, ddof=1) / math.sqrt(n_masks)) if n_masks > 1 else float("nan"),
+                             eps_expected_network=float(exp_eps)))
+    return rows
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """A fixed test set, kept as the student's activations g(lambda) (n, K) and the noisy labels (n,).
+
+    Any node-pruned, reweighted student's test-set 1/2 MSE is then a cheap sum
+    over its kept columns, so the expectation over subsets stays exact.
+    """
+
+    student_activations: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def draw(cls, student: TrainedStudent, n: int, rng: np.random.Generator, *, chunk: int = 20_000) -> "TestSet":
+        """n fresh Gaussian inputs, noisy labels y = phi_teacher(x) + sigma * zeta (the paper's test set)."""
+        K, N = student.w.shape
+        activations, labels = np.empty((n, K)), np.empty(n)
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            x = rng.standard_normal((stop - start, N))
+            activations[start:stop] = g(x @ student.w.T / math.sqrt(N))
+            labels[start:stop] = g(x @ student.wstar.T / math.sqrt(N)) @ student.vstar
+            labels[start:stop] += student.sigma * rng.standard_normal(stop - start)
+        return cls(activations, labels)
+
+    def half_mse(self, subsets: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Test-set 1/2 MSE of each pruned student: (B, k) subsets with (B, k) second layers -> (B,)."""
+        outputs = np.einsum("nbk,bk->bn", self.student_activations[:, subsets], v)
+        return 0.5 * np.mean((outputs - self.labels) ** 2, axis=1)
+
+    __test__ = False
