@@ -41,6 +41,9 @@ def load_config(target: str, sims_dir: Path, *, quick: bool = False, seeds: list
         cfg["seeds"] = list(seeds)
     cfg["target"] = target
     cfg["quick"] = quick
+    # Recorded so that a target built on others (theorems) loads them the same way.
+    cfg["sims_dir"] = str(sims_dir)
+    cfg["seeds_override"] = None if seeds is None else list(seeds)
     return cfg
 
 
