@@ -1,0 +1,122 @@
+"""python -m tsdyn.sweep end to end: kill and resume, dask cluster, CLI errors, quick outputs."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tsdyn.sweep.__main__ import main
+from tsdyn.sweep.cache import Cache
+from tsdyn.sweep.config import load_config
+from tsdyn.targets import fig2a
+
+TINY = """M = 2
+K = 3
+N = {N}
+lr = 0.5
+vstar = 4.0
+steps = {steps}
+sigmas = [0.0]
+seeds = {seeds}
+test_samples = 0
+"""
+
+
+def tiny_sims(tmp_path, *, N=60, steps=3000, seeds=(0, 1)) -> Path:
+    sims = tmp_path / "sims"
+    sims.mkdir()
+    (sims / "fig2a.toml").write_text(TINY.format(N=N, steps=steps, seeds=list(seeds)))
+    return sims
+
+
+def cached_files(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.glob("*.npz")) if cache_dir.exists() else []
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_without_losing_or_corrupting_runs(tmp_path):
+    # Each run takes a fraction of a second; the sweep is killed as soon as the first is cached.
+    seeds = tuple(range(8))
+    sims = tiny_sims(tmp_path, N=200, steps=150_000, seeds=seeds)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "tsdyn.sweep", "fig2a", "--sims", str(sims), "--out", str(out),
+           "--workers", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 120
+    while not cached_files(out / ".cache") and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    survivors = cached_files(out / ".cache")
+    assert 1 <= len(survivors) < len(seeds), "the sweep must be killed mid-way for this test to mean anything"
+    cfg = load_config("fig2a", sims)
+    cache = Cache(out / ".cache")
+    finished = [job for job in fig2a.jobs(cfg, quick=False) if cache.path(job).exists()]
+    for job in finished:  # every file that exists is complete and belongs to its job
+        assert cache.load(job)["w"].shape == (3, 200)
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"{len(finished)} reused from cache, {len(seeds) - len(finished)} computed" in rerun.stdout
+    assert (out / "fig2a.csv").exists() and (out / "fig2a.png").exists()
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_same_results_as_the_process_pool(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    sims = tiny_sims(tmp_path)
+    local = tmp_path / "local"
+    assert main(["fig2a", "--sims", str(sims), "--out", str(local), "--workers", "2", "--no-progress"]) == 0
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = tmp_path / "dask"
+        assert main(["fig2a", "--sims", str(sims), "--out", str(remote), "--no-progress",
+                     "--dask-scheduler", cluster.scheduler_address]) == 0
+    assert (local / "fig2a.csv").read_text() == (remote / "fig2a.csv").read_text()
+
+
+def test_rerun_reuses_everything_and_summary_says_so(tmp_path, capsys):
+    sims = tiny_sims(tmp_path)
+    args = ["fig2a", "--sims", str(sims), "--out", str(tmp_path / "o"), "--serial", "--no-progress"]
+    assert main(args) == 0
+    assert "0 reused from cache, 2 computed" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "2 reused from cache, 0 computed" in capsys.readouterr().out
+    header = (tmp_path / "o" / "fig2a.csv").read_text().splitlines()[0]
+    assert header.startswith("sigma,seed,method,reweight,kn,eps")
+
+
+def test_cli_rejects_bad_arguments_with_clear_messages(tmp_path, capsys):
+    sims = tiny_sims(tmp_path)
+    assert main(["fig9", "--sims", str(sims), "--out", str(tmp_path)]) == 2
+    assert "unknown target(s) fig9" in capsys.readouterr().err
+    assert main(["fig2a", "--sims", str(sims), "--out", str(tmp_path), "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
+    assert main(["fig2b", "--sims", str(sims), "--out", str(tmp_path)]) == 2
+    assert "no experiment definition for target 'fig2b'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    assert "--dask-scheduler" in capsys.readouterr().out
+
+
+def test_fig2a_rows_agree_with_independent_pruning_of_the_weights(tmp_path):
+    # The comparison layer against a direct computation: delete nodes from w, recompute Q, R, eps.
+    from tsdyn.eg import eg_of
+    from tsdyn.order_parameters import OrderParameters
+    from tsdyn.targets.training import train, training_name
+
+    cfg = load_config("fig2a", tiny_sims(tmp_path))
+    result = train(N=60, M=2, K=3, lr=0.5, vstar=4.0, steps=3000, sigma=0.0, seed=0)
+    rows = fig2a.rows(cfg, {training_name(cfg, 0.0, 0): result, training_name(cfg, 0.0, 1): result})
+    w, v, ws = result["w"], result["v"], result["wstar"]
+    by_key = {(r["method"], r["reweight"], r["kn"]): r["eps"] for r in rows if r["seed"] == 0}
+    subsets = [(0,), (1,), (2,)]
+    direct = [eg_of(OrderParameters.from_weights(w[list(S)], v[list(S)], ws, 4.0)) for S in subsets]
+    assert by_key[("random", "none", 1)] == pytest.approx(np.mean(direct), rel=1e-12)
+    importance = int(np.argmax(np.abs(v)))
+    assert by_key[("importance", "none", 1)] == pytest.approx(direct[importance], rel=1e-12)
+    Q = w @ w.T / 60  # 1-DPP with kernel Q picks node i with probability Q_ii / tr Q
+    assert by_key[("dpp", "none", 1)] == pytest.approx(np.dot(np.diag(Q), direct) / np.trace(Q), rel=1e-10)
