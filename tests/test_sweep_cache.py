@@ -83,3 +83,23 @@ def test_config_quick_overrides_and_seeds(tmp_path):
     assert parse_seeds("3") == [0, 1, 2] and parse_seeds("0,3,7") == [0, 3, 7]
     with pytest.raises(ValueError, match="seeds must be"):
         parse_seeds("three")
+
+
+def test_atomic_writes_leave_no_temporary_and_respect_the_umask(tmp_path):
+    import os
+    import stat
+
+    from tsdyn.atomic import atomic_open
+
+    target = tmp_path / "result.csv"
+    with pytest.raises(RuntimeError):
+        with atomic_open(target, "w") as fh:
+            fh.write("half")
+            raise RuntimeError("interrupted")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with atomic_open(target, "w") as fh:
+        fh.write("whole")
+    assert target.read_text() == "whole"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask

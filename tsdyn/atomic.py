@@ -28,6 +28,8 @@ class atomic_open:
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(prefix="." + self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+        # mkstemp makes the file owner-only; results are ordinary files, readable as the umask allows.
+        os.chmod(self.tmp, 0o666 & ~_umask())
         self.fh = os.fdopen(fd, self.mode, **self.kwargs)
         return self.fh
 
@@ -38,3 +40,9 @@ class atomic_open:
         else:
             os.unlink(self.tmp)
         return False
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
