@@ -13,13 +13,12 @@ The closed forms take milliseconds, so there are no jobs.
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
-from tsdyn.atomic import atomic_open
 from tsdyn.checks import check_int
+from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.sweep.job import Job
 from tsdyn.theorems import FIG4_COLUMNS, fig4_table
 
@@ -43,19 +42,14 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
 
 def write_csv(table: dict[str, np.ndarray], path: Path) -> Path:
     """One row per (Z, c); Z as an integer, every other column at full precision."""
-    with atomic_open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(FIG4_COLUMNS)
-        for row in zip(*(table[k] for k in FIG4_COLUMNS)):
-            writer.writerow([int(row[0])] + [repr(float(x)) for x in row[1:]])
-    return path
+    rows = ({k: (int(x) if k == "Z" else float(x)) for k, x in zip(FIG4_COLUMNS, values)}
+            for values in zip(*(table[k] for k in FIG4_COLUMNS)))
+    return write_rows(rows, path, FIG4_COLUMNS)
 
 
 def plot(table: dict[str, np.ndarray], n_c: int, stem: Path) -> list[Path]:
     """Two heatmaps (Thm 2 and Thm 3 differences) over Z x k_n/M; writes stem.png and stem.pdf."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     Z = table["Z"].reshape(-1, n_c)[:, 0]
     x = table["kn_over_M"].reshape(-1, n_c)[0]
@@ -76,11 +70,4 @@ def plot(table: dict[str, np.ndarray], n_c: int, stem: Path) -> list[Path]:
         ax.set_xlabel(r"$c\,Z = k_n / M$")
         ax.set_ylabel(r"$Z = K / M$")
     fig.suptitle("Figure 4: DPP node pruning vs random edge pruning (ideal ansatz, closed form)", fontsize=11)
-    paths = []
-    for ext in ("png", "pdf"):
-        path = stem.with_suffix("." + ext)
-        with atomic_open(path, "wb") as fh:
-            fig.savefig(fh, format=ext, dpi=130)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, stem)
