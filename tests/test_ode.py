@@ -1,0 +1,263 @@
+"""Order-parameter ODEs: RHS against Monte Carlo of the SGD step, solvers, domain guard, CLI, simulation."""
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from tsdyn.conventions import g, g_prime
+from tsdyn.integrals import I2_matrix, I3_tensor, I4_tensor, J2_matrix
+from tsdyn.ode import in_domain, integrate, main
+from tsdyn.ode_rhs import OdeRhs, pack, unpack
+from tsdyn.order_parameters import OrderParameters, check_psd
+from tsdyn.trajectory import Trajectory
+
+
+def random_state(rng, K, M, N=200, vstar=4.0):
+    w = rng.standard_normal((K, N)) * rng.uniform(0.5, 1.5, size=(K, 1))
+    wstar = rng.standard_normal((M, N))
+    return OrderParameters.from_weights(w, rng.standard_normal(K), wstar, vstar)
+
+
+def paper_start(K, M, seed=0, N=500):
+    """Initial state of the paper's setting: w*, w, v ~ N(0, 1), v* = 4."""
+    return random_state(np.random.default_rng(seed), K, M, N=N, vstar=4.0)
+
+
+def rhs_of(op, lr, lr2, sigma):
+    f = OdeRhs(op.T, op.vstar, op.K, lr=lr, lr2=lr2, sigma=sigma)
+    return unpack(f(0.0, pack(op.Q, op.R, op.v)), op.K, op.M)
+
+
+def rhs_from_integral_tensors(op, lr, lr2, sigma):
+    """Goldt et al. 2019 eqs (10)-(12) written with the tensors of tsdyn.integrals and einsum."""
+    K = op.K
+    C = op.covariance()
+    c = np.concatenate([op.v, -op.vstar])
+    G = np.einsum("iba,a->ib", I3_tensor(C, K), c)
+    vG = op.v[:, None] * G[:, :K]
+    dQ = -lr * (vG + vG.T) + lr**2 * np.outer(op.v, op.v) * (
+        np.einsum("ikab,a,b->ik", I4_tensor(C, K), c, c) + sigma**2 * J2_matrix(C)[:K, :K])
+    dR = -lr * op.v[:, None] * G[:, K:]
+    d = np.diag(C)
+    dv = -lr2 * I2_matrix(d[:K], C[:K], d) @ c
+    return dQ, dR, dv
+
+
+@pytest.mark.parametrize("K,M,lr,lr2,sigma", [(1, 1, 0.5, 0.5, 0.0), (3, 2, 0.7, 0.3, 0.4),
+                                              (6, 2, 0.5, 0.5, 0.25), (7, 3, 1.1, 0.0, 0.1)])
+def test_numba_rhs_matches_the_equations_written_with_integral_tensors(K, M, lr, lr2, sigma):
+    op = random_state(np.random.default_rng(K * 10 + M), K, M)
+    for got, want in zip(rhs_of(op, lr, lr2, sigma), rhs_from_integral_tensors(op, lr, lr2, sigma)):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("K,M,lr,lr2,sigma", [(3, 2, 0.5, 0.5, 0.0), (4, 2, 0.8, 0.3, 0.5)])
+def test_rhs_is_n_times_the_mean_sgd_step_by_monte_carlo(K, M, lr, lr2, sigma):
+    # NOTES.md step: w_k -= (lr/sqrt N) Delta v_k g'(lambda_k) x, v_k -= (lr2/N) Delta g(lambda_k),
+    # Delta = yhat - y with y = teacher + sigma zeta. With lambda = w.x/sqrt N and x.x/N -> 1, the exact
+    # change of Q, R, v per step times N (dt = 1/N) is written in the fields; average over fresh inputs.
+    rng = np.random.default_rng(5)
+    op = random_state(rng, K, M)
+    n = 400_000
+    eigval, eigvec = np.linalg.eigh(op.covariance())
+    fields = rng.standard_normal((n, K + M)) @ (eigvec * np.sqrt(np.clip(eigval, 0, None))).T
+    lam, nu = fields[:, :K], fields[:, K:]
+    delta = g(lam) @ op.v - g(nu) @ op.vstar - sigma * rng.standard_normal(n)
+    a = lr * delta[:, None] * op.v * g_prime(lam)  # w_i moves by -(a_i / sqrt N) x
+    step_Q = -(a[:, :, None] * lam[:, None, :] + a[:, None, :] * lam[:, :, None]) + a[:, :, None] * a[:, None, :]
+    step_R = -a[:, :, None] * nu[:, None, :]
+    step_v = -lr2 * delta[:, None] * g(lam)
+    for got, samples in zip(rhs_of(op, lr, lr2, sigma), (step_Q, step_R, step_v)):
+        mean = samples.mean(axis=0)
+        se = samples.std(axis=0, ddof=1) / math.sqrt(n)
+        assert np.all(np.abs(got - mean) < 4.5 * se + 1e-9), (got, mean, se)
+
+
+def test_analytic_jacobian_matches_finite_differences():
+    for K, M, lr2, sigma in [(1, 1, 0.5, 0.0), (4, 2, 0.3, 0.4), (6, 3, 0.0, 0.25)]:
+        op = random_state(np.random.default_rng(K), K, M, vstar=np.linspace(1, 4, M))
+        f = OdeRhs(op.T, op.vstar, K, lr=0.7, lr2=lr2, sigma=sigma)
+        y = pack(op.Q, op.R, op.v)
+        h = 1e-5
+        fd = np.column_stack([(f(0, y + h * e) - f(0, y - h * e)) / (2 * h) for e in np.eye(y.size)])
+        np.testing.assert_allclose(f.jacobian(0, y), fd, atol=1e-8 * max(1.0, np.abs(fd).max()))
+
+
+def test_a_student_equal_to_the_teacher_is_a_fixed_point():
+    # Zero error means zero gradient: exact copies (K = M), and Z = 2 copies per teacher node with v = v*/2.
+    rng = np.random.default_rng(3)
+    wstar = rng.standard_normal((2, 300))
+    for w, v in [(wstar, np.array([4.0, 4.0])), (np.repeat(wstar, 2, axis=0), np.full(4, 2.0))]:
+        op = OrderParameters.from_weights(w, v, wstar, 4.0)
+        for part in rhs_of(op, 0.5, 0.5, 0.0):
+            np.testing.assert_allclose(part, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("K,M,tmax", [(6, 2, 1600.0), (20, 5, 20.0)])
+def test_default_tolerances_are_within_1e_6_of_a_tight_reference(K, M, tmax):
+    start = paper_start(K, M)
+    for sigma in (0.0, 0.25):
+        ref = integrate(start, sigma=sigma, tmax=tmax, method="DOP853", rtol=1e-11, atol=1e-14)
+        got = integrate(start, sigma=sigma, tmax=tmax)
+        assert got.success and ref.success
+        np.testing.assert_array_equal(got.times, ref.times)
+        assert np.max(np.abs(got.eg / ref.eg - 1)) < 1e-6
+
+
+def test_euler_converges_at_first_order_to_the_adaptive_solution():
+    start = paper_start(3, 2, seed=4)
+    times = [0.0, 1.0, 2.5, 5.0]
+    exact = integrate(start, times=times, rtol=1e-11, atol=1e-13).eg
+    err = [np.max(np.abs(integrate(start, times=times, euler_dt=dt).eg / exact - 1)) for dt in (0.02, 0.01)]
+    assert 1.7 < err[0] / err[1] < 2.3, err
+
+
+def test_all_start_forms_give_the_same_run(tmp_path):
+    op = paper_start(3, 2, seed=1)
+    times = np.array([0.0, 0.5, 2.0])
+    sim_like = Trajectory(times=times, eg=np.zeros(3), Q=np.stack([op.Q] * 3), R=np.stack([op.R] * 3),
+                          v=np.stack([op.v] * 3), T=op.T, vstar=op.vstar, initial=op)
+    sim_like.save_npz(tmp_path / "sim.npz")
+    runs = [integrate(op, times=times), integrate(sim_like), integrate(tmp_path / "sim.npz", times=times),
+            integrate(op.as_dict(), times=times), integrate((op.Q, op.R, op.T, op.v, op.vstar), times=times)]
+    for run in runs[1:]:
+        np.testing.assert_array_equal(run.times, times)
+        np.testing.assert_array_equal(run.eg, runs[0].eg)
+    r = runs[0]
+    assert r.w is None and r.wstar is None and r.test_mse is None and r.success
+    assert {"nfev", "method", "rtol", "atol", "seconds"} <= set(r.info)
+    assert r.initial == op and r.Q.shape == (3, 3, 3) and r.R.shape == (3, 3, 2) and r.v.shape == (3, 3)
+
+
+def test_bad_input_raises_value_errors_naming_the_parameter():
+    op = paper_start(2, 1)
+    with pytest.raises(ValueError, match="start must be"):
+        integrate(42)
+    with pytest.raises(ValueError, match="either tmax or times"):
+        integrate(op, tmax=3, times=[1, 2])
+    with pytest.raises(ValueError, match="times must be"):
+        integrate(op, times=[2.0, 1.0])
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        integrate(op, lr=0.0)
+    with pytest.raises(ValueError, match="method must be one of"):
+        integrate(op, method="Euler")
+    with pytest.raises(ValueError, match="euler_dt must be > 0"):
+        integrate(op, euler_dt=-1)
+    with pytest.raises(ValueError, match="start lacks the keys"):
+        integrate({"Q": op.Q})
+    with pytest.raises(ValueError, match="joint covariance"):
+        integrate((np.eye(1), 2 * np.eye(1), np.eye(1), [1.0], [4.0]))
+
+
+def test_frozen_second_layer_keeps_v_and_changes_the_run():
+    start = paper_start(4, 2, seed=2)
+    frozen = integrate(start, tmax=20, train_second_layer=False)
+    trained = integrate(start, tmax=20)
+    np.testing.assert_array_equal(frozen.v, np.broadcast_to(start.v, frozen.v.shape))
+    assert np.max(np.abs(trained.v[-1] - start.v)) > 0.1
+    assert frozen.info["lr2"] == 0.0
+
+
+def test_cholesky_domain_check_agrees_with_check_psd():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        K, M = rng.integers(1, 6), rng.integers(1, 4)
+        A = rng.standard_normal((K + M, K + M - rng.integers(0, 2)))
+        C = A @ A.T + np.diag(rng.normal(0, 0.3, K + M)) * (rng.random() < 0.5)
+        try:
+            check_psd("C", C)
+            expected = True
+        except ValueError:
+            expected = False
+        assert in_domain(pack(C[:K, :K], C[:K, K:], np.zeros(K)), C[K:, K:].copy(), K) == expected
+
+
+@pytest.mark.parametrize("solver", [dict(euler_dt=5.0), dict(method="DOP853", rtol=1.0, atol=1.0)])
+def test_leaving_the_valid_domain_stops_the_run_with_time_and_reason(solver):
+    # Far too large steps for lr = 2 and 5 overshoot the dynamics out of the covariance cone.
+    start = paper_start(6, 2)
+    run = integrate(start, lr=2.0 if "euler_dt" in solver else 5.0, tmax=100, **solver)
+    assert not run.success
+    assert "stopped at t = " in run.message and "valid domain" in run.message
+    t_stop = float(run.message.split("t = ")[1].split(":")[0])
+    assert 0 < len(run.times) < 40 and run.times[-1] <= t_stop
+    for i in range(len(run.times)):
+        run.at(i)  # every recorded state is a valid OrderParameters
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+def test_cli_writes_the_requested_times_exactly(tmp_path, capsys):
+    op = paper_start(3, 2, seed=6)
+    np.savez(tmp_path / "init.npz", **op.as_dict())
+    prefix = tmp_path / "out"
+    assert main(["--init", str(tmp_path / "init.npz"), "--out", str(prefix), "--times", "0.5,10,1600",
+                 "--sigma", "0.25", "--lr2", "0.3", "--no-progress"]) == 0
+    header, rows = read_csv(f"{prefix}.csv")
+    assert [r[0] for r in rows] == ["0.5", "10", "1600"]
+    assert header[:2] == ["t", "eg"] and "Q_0_2" in header and "R_2_1" in header and header[-1] == "v_2"
+    direct = integrate(op, times=[0.5, 10, 1600], sigma=0.25, lr2=0.3)
+    np.testing.assert_allclose([float(r[1]) for r in rows], direct.eg, rtol=1e-12)
+    assert "ok" in capsys.readouterr().out
+
+
+def test_cli_starts_from_a_simulation_file_and_freezes_on_request(tmp_path):
+    op = paper_start(2, 1, seed=8)
+    later = OrderParameters(op.Q * 2, op.R, op.T, op.v + 1, op.vstar)  # the final state must not be used
+    sim = Trajectory(times=np.array([0.0, 1.5]), eg=np.zeros(2), Q=np.stack([op.Q, later.Q]),
+                     R=np.stack([op.R, later.R]), v=np.stack([op.v, later.v]), T=op.T, vstar=op.vstar, initial=op)
+    sim.save_npz(tmp_path / "sim.npz")
+    prefix = tmp_path / "ode"
+    # Without --tmax / --times the simulation's own record times are used.
+    assert main(["--init", str(tmp_path / "sim.npz"), "--out", str(prefix),
+                 "--freeze-second-layer", "--euler-dt", "0.01", "--no-progress"]) == 0
+    header, rows = read_csv(f"{prefix}.csv")
+    assert [r[0] for r in rows] == ["0", "1.5"]
+    np.testing.assert_allclose(float(rows[0][1]), integrate(op, times=[0.0]).eg[0], rtol=1e-12)
+    v_cols = [header.index(f"v_{i}") for i in range(2)]
+    assert all(float(r[j]) == op.v[i] for r in rows for i, j in enumerate(v_cols))
+    assert main(["--init", str(tmp_path / "missing.npz"), "--out", str(prefix)]) == 2
+
+
+def test_cli_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--init", "--lr", "--lr2", "--sigma", "--tmax", "--times", "--out", "--method", "--rtol",
+                   "--atol", "--euler-dt", "--freeze-second-layer"):
+        assert option in text
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.25])
+def test_ode_follows_the_simulation_from_the_same_start(sigma):
+    # Paper setting (N = 500, lr = 0.5, v* = 4, M = 2, K = 6), three seeds, t <= 20 (10 000 steps each).
+    from tsdyn.simulate import simulate
+
+    for seed in range(3):
+        sim = simulate(N=500, M=2, K=6, lr=0.5, sigma=sigma, vstar=4.0, steps=10_000, seed=seed)
+        ode = integrate(sim, sigma=sigma)
+        np.testing.assert_array_equal(ode.times, sim.times)
+        later = sim.times >= 1
+        rel = np.abs(sim.eg[later] / ode.eg[later] - 1)
+        assert rel.max() < 0.2, (seed, rel.max())
+
+
+def test_ode_vs_sim_target_writes_the_table_and_figure(tmp_path):
+    from tsdyn.targets import ode_vs_sim
+
+    cfg = dict(N=100, M=2, K=3, lr=0.5, vstar=4.0, steps=1000, sigmas=[0.0, 0.25], seeds=[0])
+    jobs = ode_vs_sim.jobs(cfg, quick=True)
+    assert len({job.name for job in jobs}) == 2 and all(job.func == "tsdyn.targets.training:train" for job in jobs)
+    results = {job.name: job.run() for job in jobs}
+    paths = ode_vs_sim.report(cfg, results, tmp_path)
+    assert {p.name for p in paths} == {"ode_vs_sim.csv", "ode_vs_sim.png", "ode_vs_sim.pdf"}
+    header, rows = read_csv(tmp_path / "ode_vs_sim.csv")
+    assert header == ["seed", "sigma", "t", "eg_sim", "eg_ode", "rel_diff"]
+    assert len(rows) == sum(len(r["times"]) for r in results.values())
+    for row in rows:
+        assert float(row[5]) == pytest.approx(float(row[3]) / float(row[4]) - 1, rel=1e-12, abs=1e-15)

@@ -1,0 +1,100 @@
+"""Sweep target ``ode_vs_sim``: the order-parameter ODEs against online SGD from the same start.
+
+The jobs are the training runs of the paper's setting (shared with fig2a); the
+report integrates the ODEs (:func:`tsdyn.ode.integrate`, tens of milliseconds)
+from each simulation's exact initial Q, R, T, v at the simulation's record times.
+
+Outputs: ``ode_vs_sim.csv`` (seed, sigma, t, eg_sim, eg_ode, rel_diff with
+rel_diff = eg_sim / eg_ode - 1) and ``ode_vs_sim.png`` / ``.pdf``: per sigma, a
+log-log overlay of eps_g(t) (simulation: markers, ODE: lines) above the
+relative difference with the +-20 % band.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from tsdyn.ode import integrate
+from tsdyn.order_parameters import OrderParameters
+from tsdyn.outputs import pyplot, save_figure, write_rows
+from tsdyn.sweep.job import Job
+from tsdyn.targets.training import training_jobs, training_name
+
+log = logging.getLogger("tsdyn.sweep")
+
+#: Agreement asked of simulation and ODE (issue #3), drawn as a band.
+TOLERANCE = 0.2
+
+
+def jobs(cfg: dict, *, quick: bool) -> list[Job]:
+    """The training runs (shared with fig2a: same parameters, trained once)."""
+    return training_jobs(cfg)
+
+
+def integrate_from(result: dict, *, lr: float, sigma: float) -> dict:
+    """Integrate the ODEs from a training run's exact initial state at its record times."""
+    start = OrderParameters(result["Q0"], result["R0"], result["T"], result["v0"], result["vstar"])
+    ode = integrate(start, lr=lr, sigma=sigma, times=result["times"])
+    n = len(ode.times)  # fewer than the simulation's only if the ODE run stopped (message says why)
+    return dict(times=result["times"][:n], eg_sim=result["eg"][:n], eg_ode=ode.eg, ode_success=bool(ode.success),
+                ode_message=ode.message, ode_nfev=int(ode.info["nfev"]), ode_seconds=float(ode.info["seconds"]))
+
+
+def rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
+    table = []
+    for sigma in cfg["sigmas"]:
+        for seed in cfg["seeds"]:
+            res = integrate_from(results[training_name(cfg, sigma, seed)], lr=cfg["lr"], sigma=sigma)
+            if not res["ode_success"]:
+                log.warning("ODE run sigma=%g seed=%d stopped early: %s", sigma, seed, res["ode_message"])
+            for t, eg_sim, eg_ode in zip(res["times"], res["eg_sim"], res["eg_ode"]):
+                table.append(dict(seed=int(seed), sigma=float(sigma), t=float(t), eg_sim=float(eg_sim),
+                                  eg_ode=float(eg_ode), rel_diff=float(eg_sim / eg_ode - 1)))
+    return table
+
+
+def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
+    table = rows(cfg, results)
+    paths = [write_rows(table, Path(out) / "ode_vs_sim.csv", ["seed", "sigma", "t", "eg_sim", "eg_ode", "rel_diff"])]
+    return paths + plot(table, cfg, Path(out) / "ode_vs_sim")
+
+
+def plot(table: list[dict], cfg: dict, stem: Path) -> list[Path]:
+    """Per sigma: eps_g(t) of simulation (markers) and ODE (lines) per seed; below, their relative difference."""
+    plt = pyplot()
+    sigmas = cfg["sigmas"]
+    fig, axes = plt.subplots(2, len(sigmas), figsize=(5.4 * len(sigmas), 6.2), squeeze=False, sharex=True,
+                             gridspec_kw=dict(height_ratios=(3, 1.3)), constrained_layout=True)
+    for col, sigma in enumerate(sigmas):
+        top, bottom = axes[0][col], axes[1][col]
+        for i, seed in enumerate(cfg["seeds"]):
+            sel = [r for r in table if r["sigma"] == sigma and r["seed"] == seed and r["t"] > 0]
+            t = np.array([r["t"] for r in sel])
+            colour = f"C{i}"
+            top.loglog(t, [r["eg_ode"] for r in sel], "-", color=colour, lw=1.4)
+            top.loglog(t, [r["eg_sim"] for r in sel], "o", color=colour, ms=3.5, mfc="none")
+            bottom.semilogx(t, [r["rel_diff"] for r in sel], "o-", color=colour, ms=2.5, lw=0.8)
+        bottom.axhspan(-TOLERANCE, TOLERANCE, color="0.9", zorder=0)
+        bottom.axhline(0, color="0.5", lw=0.8)
+        top.set_title(f"$\\sigma$ = {sigma:g}: M = {cfg['M']}, K = {cfg['K']}, N = {cfg['N']}, "
+                      f"$\\eta$ = {cfg['lr']:g}, $v^*$ = {cfg['vstar']:g}", fontsize=10)
+        top.set_ylabel(r"$\epsilon_g$ (eqs 5-8, noise-free)")
+        bottom.set_ylabel("sim / ODE - 1")
+        bottom.set_xlabel("t = steps / N")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3, which="both")
+        top.legend(handles=legend_handles(cfg["seeds"]), fontsize=8)
+    fig.suptitle("Order-parameter ODEs vs online SGD from the same initial state "
+                 f"(grey band: $\\pm${TOLERANCE:.0%})", fontsize=11)
+    return save_figure(fig, stem)
+
+
+def legend_handles(seeds) -> list:
+    """Line = ODE, open marker = simulation (black), one colour per seed."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="k", lw=1.4, label="ODE"),
+               Line2D([], [], color="k", marker="o", ls="none", mfc="none", ms=4, label="simulation")]
+    return handles + [Line2D([], [], color=f"C{i}", lw=3, label=f"seed {seed}") for i, seed in enumerate(seeds)]
