@@ -56,6 +56,10 @@ def make_executor(workers: int | None = None, dask_scheduler: str | None = None)
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    # One BLAS thread per worker: the pool already uses every core, and LSODA's Fortran
+    # otherwise starts extra OpenBLAS threads that fight over them.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     # forkserver: worker processes start clean (no inherited threads or locks).
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         yield pool
