@@ -69,3 +69,12 @@ def test_invalid_order_parameters_raise_naming_the_problem():
         OrderParameters(np.eye(2), np.zeros((2, 2)), T, np.ones(2), [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="arcsin argument must lie in"):
         eg(np.eye(2), 3 * np.eye(2), T, np.ones(2), 4.0)
+
+
+def test_order_parameters_copy_and_freeze_without_touching_the_callers_arrays():
+    v = np.ones(2)
+    op = OrderParameters(np.eye(2), np.zeros((2, 2)), np.eye(2), v, 4.0)
+    v[0] = 7.0  # the caller's array stays writable and independent
+    assert op.v[0] == 1.0
+    with pytest.raises(ValueError):
+        op.v[0] = 2.0

@@ -68,6 +68,7 @@ class OrderParameters:
     def __post_init__(self):
         Qa, Ra, Ta, va, vsa = validate(self.Q, self.R, self.T, self.v, self.vstar)
         for name, arr in zip("Q R T v vstar".split(), (Qa, Ra, Ta, va, vsa)):
+            arr = np.array(arr)  # our own frozen copy: never freeze the caller's live array
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
 
