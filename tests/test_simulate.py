@@ -184,7 +184,7 @@ def test_frozen_second_layer_keeps_v_and_trains_w():
     (dict(N=0), "N"),
     (dict(lr=0.0), "lr"),
     (dict(lr=-1.0), "lr"),
-    (dict(lr2=0.0), "lr2"),
+    (dict(lr2=-0.1), "lr2"),
     (dict(sigma=-0.1), "sigma"),
     (dict(steps=-1), "steps"),
     (dict(M=2, vstar=[1.0, 2.0, 3.0]), "vstar"),
@@ -251,3 +251,11 @@ def test_paper_setting_reaches_small_error_by_t_1600():
     traj = simulate(N=500, M=2, K=6, lr=0.5, vstar=4.0, sigma=0.0, steps=800_000, seed=0)
     assert traj.times[-1] == 1600
     assert traj.eg[-1] < 0.05
+
+
+def test_lr2_zero_keeps_v_fixed_like_a_frozen_second_layer():
+    # One rule for simulator and ODE: eta_v = 0 is the frozen (Saad-Solla) second layer.
+    zero = simulate(N=40, M=2, K=3, steps=500, seed=4, lr2=0.0)
+    frozen = simulate(N=40, M=2, K=3, steps=500, seed=4, train_second_layer=False)
+    np.testing.assert_array_equal(zero.v, frozen.v)
+    np.testing.assert_array_equal(zero.w, frozen.w)

@@ -67,8 +67,11 @@ def test_run_jobs_dedupes_reuses_and_reports_failures(tmp_path):
     results, summary = run_jobs(jobs, cache, None, progress=False)
     assert (summary.reused, summary.computed) == (2, 0)
     bad = Job("bad", MERGE, {"base": 1, "override": {"b": 2}})  # merge of an int fails
-    _, summary = run_jobs([bad], cache, None, progress=False)
-    assert summary.failed == ["bad"] and "FAILED" in summary.line()
+    unstorable = Job("unstorable", MERGE, {"base": {"a": None}, "override": {}})  # object dtype
+    after = merge_job("after", 7, 8)
+    results, summary = run_jobs([bad, unstorable, after], cache, None, progress=False)
+    assert summary.failed == ["bad", "unstorable"] and "FAILED" in summary.line()
+    assert results[after.key()] == {"a": 7, "b": 8}  # the failures did not stop the next run
 
 
 def test_config_quick_overrides_and_seeds(tmp_path):

@@ -28,21 +28,37 @@ class atomic_open:
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(prefix="." + self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-        # mkstemp makes the file owner-only; results are ordinary files, readable as the umask allows.
-        os.chmod(self.tmp, 0o666 & ~_umask())
-        self.fh = os.fdopen(fd, self.mode, **self.kwargs)
+        try:
+            # mkstemp makes the file owner-only; results are ordinary files, readable as the umask allows.
+            os.chmod(self.tmp, 0o666 & ~_UMASK)
+            self.fh = os.fdopen(fd, self.mode, **self.kwargs)
+        except BaseException:
+            os.close(fd)
+            os.unlink(self.tmp)
+            raise
         return self.fh
 
     def __exit__(self, exc_type, exc, tb):
-        self.fh.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if exc_type is None:
+                self.fh.flush()
+                os.fsync(self.fh.fileno())  # the data is on disk before the name points at it
+            self.fh.close()
+        except BaseException:
             os.unlink(self.tmp)
+            raise
+        if exc_type is not None:
+            os.unlink(self.tmp)
+            return False
+        os.replace(self.tmp, self.path)
         return False
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# Read once at import: changing the umask later, even briefly, would race with other threads.
+_UMASK = _read_umask()

@@ -18,7 +18,7 @@ and teachers into one sum over a, which is how the kernel below evaluates it.
 The state is one flat vector ``y = (Q upper triangle, R row-major, v)``; T and
 v* are constants. :func:`rhs` gives dy/dt, :func:`jacobian` its analytic
 Jacobian (for the implicit solvers; about 4 RHS evaluations' cost at K = 6 and
-12 at K = 20, where finite differences would cost n + 1 = 236), and
+12 at K = 20, where finite differences would cost n + 1 = 331), and
 :class:`OdeRhs` wraps both as ``f(t, y)``. This module knows nothing about time
 stepping (:mod:`tsdyn.ode` owns the solvers).
 """

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tsdyn.checks import check_int
 from tsdyn.conventions import g
 from tsdyn.dpp import kdpp_subsets, uniform_subsets
 from tsdyn.eg import eg_of
@@ -50,6 +51,11 @@ class TrainedStudent:
     @property
     def params(self) -> OrderParameters:
         return OrderParameters.from_weights(self.w, self.v, self.wstar, self.vstar)
+
+
+def student_rng(student: TrainedStudent, purpose: int) -> np.random.Generator:
+    """An independent generator per (purpose, student seed, sigma): masks, test sets, subsets."""
+    return np.random.default_rng(np.random.SeedSequence([purpose, student.seed, round(student.sigma * 1e6)]))
 
 
 def node_subset_distributions(op: OrderParameters, k_n: int) -> dict:
@@ -91,9 +97,10 @@ def edge_pruning_rows(student: TrainedStudent, kn_values, *, n_masks: int, seed:
     """Random edge pruning matched to k_n nodes (eq 1): mean GE over ``n_masks`` Bernoulli masks and
     the GE of the expected network (Lemma 6), each without and with the GE-optimal scale A.
     """
+    n_masks = check_int("n_masks", n_masks, low=1)
     op = student.params
     K, N = student.w.shape
-    rng = np.random.default_rng(np.random.SeedSequence([seed, student.seed, int(student.sigma * 1e6)]))
+    rng = student_rng(student, seed)
     rows = []
     for k_n in kn_values:
         k_e = matched_edge_count(int(k_n), K, N)
@@ -116,31 +123,41 @@ def edge_pruning_rows(student: TrainedStudent, kn_values, *, n_masks: int, seed:
 
 @dataclass(frozen=True)
 class TestSet:
-    """A fixed test set, kept as the student's activations g(lambda) (n, K) and the noisy labels (n,).
+    """A fixed test set of n noisy-label inputs, kept as its second moments.
 
-    Any node-pruned, reweighted student's test-set 1/2 MSE is then a cheap sum
-    over its kept columns, so the expectation over subsets stays exact.
+    With A = g(lambda) the (n, K) student activations and y the labels, the test
+    1/2 MSE of a student pruned to S with second layer u is
+    1/2 (u^T G_SS u - 2 u^T b_S + yy), G = A^T A / n, b = A^T y / n, yy = y.y / n,
+    so any number of pruned, reweighted students is scored exactly in O(k^2)
+    each, and memory does not grow with n.
     """
 
-    student_activations: np.ndarray
-    labels: np.ndarray
+    G: np.ndarray
+    b: np.ndarray
+    yy: float
+    n: int
 
     @classmethod
     def draw(cls, student: TrainedStudent, n: int, rng: np.random.Generator, *, chunk: int = 20_000) -> "TestSet":
         """n fresh Gaussian inputs, noisy labels y = phi_teacher(x) + sigma * zeta (the paper's test set)."""
+        n = check_int("n", n, low=1)
         K, N = student.w.shape
-        activations, labels = np.empty((n, K)), np.empty(n)
+        G, b, yy = np.zeros((K, K)), np.zeros(K), 0.0
         for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            x = rng.standard_normal((stop - start, N))
-            activations[start:stop] = g(x @ student.w.T / math.sqrt(N))
-            labels[start:stop] = g(x @ student.wstar.T / math.sqrt(N)) @ student.vstar
-            labels[start:stop] += student.sigma * rng.standard_normal(stop - start)
-        return cls(activations, labels)
+            m = min(chunk, n - start)
+            x = rng.standard_normal((m, N))
+            activations = g(x @ student.w.T / math.sqrt(N))
+            labels = g(x @ student.wstar.T / math.sqrt(N)) @ student.vstar + student.sigma * rng.standard_normal(m)
+            G += activations.T @ activations
+            b += activations.T @ labels
+            yy += float(labels @ labels)
+        return cls(G / n, b / n, yy / n, n)
 
     def half_mse(self, subsets: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Test-set 1/2 MSE of each pruned student: (B, k) subsets with (B, k) second layers -> (B,)."""
-        outputs = np.einsum("nbk,bk->bn", self.student_activations[:, subsets], v)
-        return 0.5 * np.mean((outputs - self.labels) ** 2, axis=1)
+        subsets = np.atleast_2d(subsets)
+        G_S = self.G[subsets[:, :, None], subsets[:, None, :]]
+        quadratic = np.einsum("bi,bij,bj->b", v, G_S, v)
+        return 0.5 * (quadratic - 2.0 * np.einsum("bi,bi->b", v, self.b[subsets]) + self.yy)
 
     __test__ = False

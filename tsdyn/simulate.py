@@ -29,6 +29,7 @@ import os
 import sys
 import time
 from collections import deque
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -50,6 +51,9 @@ MAX_DRAW_THREADS = 2
 #: Memory budget for the student weights kept for the test-set error.
 SNAPSHOT_BYTES = 4 * 2**20
 STREAMS = ("teacher", "student", "inputs", "label_noise", "test_inputs", "test_noise")
+#: Names the random input stream: it changes whenever the chunking (and so every run) does.
+#: Cached results record it, so a new stream never reuses old runs.
+STREAM_VERSION = f"seedseq-spawn6-chunk{CHUNK_BYTES}"
 
 
 def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DEFAULT_LR,
@@ -67,7 +71,7 @@ def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DE
     ----------
     N : input dimension, >= 1.
     M, K : teacher and student hidden nodes, 1 <= M <= K.
-    lr, lr2 : learning rates eta, eta_v > 0 (lr2 defaults to lr).
+    lr, lr2 : learning rates eta > 0 and eta_v >= 0 (lr2 defaults to lr; 0 keeps v fixed).
     sigma : std of the label noise, >= 0.
     vstar : teacher second layer, scalar or length M.
     steps : number of SGD steps (= training samples), >= 0; the run ends at t = steps / N.
@@ -117,7 +121,7 @@ def _validated_config(**raw) -> dict:
     cfg["M"] = check_int("M", raw["M"], low=1)
     cfg["K"] = check_int("K", raw["K"], low=cfg["M"], low_name="M")
     cfg["lr"] = check_real("lr", raw["lr"], low=0.0, low_open=True)
-    cfg["lr2"] = cfg["lr"] if raw["lr2"] is None else check_real("lr2", raw["lr2"], low=0.0, low_open=True)
+    cfg["lr2"] = cfg["lr"] if raw["lr2"] is None else check_real("lr2", raw["lr2"], low=0.0)
     cfg["sigma"] = check_real("sigma", raw["sigma"], low=0.0)
     try:
         cfg["vstar"] = np.array(as_vstar(raw["vstar"], cfg["M"]))     # own contiguous copy
@@ -343,7 +347,7 @@ def _run(cfg: dict, record_steps: np.ndarray, mask: np.ndarray | None, *, progre
     rows, threads, timing = chunks_per_block * chunk_rows(N), _draw_threads(), {"input_wait_s": 0.0}
     blocks = _input_blocks(streams, steps=steps, N=N, rows=rows, draw_noise=sigma > 0, threads=threads,
                            timing=timing)
-    with tqdm(total=steps, disable=not progress, unit="step", unit_scale=True, desc="SGD") as bar:
+    with closing(blocks), tqdm(total=steps, disable=not progress, unit="step", unit_scale=True, desc="SGD") as bar:
         for start, X, z in blocks:
             pos, end = start, start + len(X)
             while pos < end:                         # cut the block at record steps
@@ -351,8 +355,7 @@ def _run(cfg: dict, record_steps: np.ndarray, mask: np.ndarray | None, *, progre
                 bad = sgd_steps(w, v, pending, x_prev, wstar, vstar, X[pos - start:stop - start],
                                 z[pos - start:stop - start], rate_w, rate_v, sigma,
                                 cfg["train_second_layer"], mask_f)
-                if bad != FINITE:
-                    blocks.close()                   # joins the drawing threads
+                if bad != FINITE:                    # closing(blocks) joins the drawing threads
                     _raise_divergence(pos + bad, N, cfg)
                 pos = stop
                 if pos == recorder.next_step():

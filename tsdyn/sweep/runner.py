@@ -15,6 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from tsdyn.sweep.cache import Cache
@@ -100,14 +101,14 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
             completed = ((futures[f], f) for f in cf.as_completed(futures))
         for job, outcome in completed:
             try:
-                result = outcome.result()
+                result = normalise(outcome.result())
+                if cache is not None:
+                    cache.store(job, result)
             except Exception as exc:  # noqa: BLE001 - report and continue with the other runs
                 log.error("run %s failed: %s: %s", job.name, type(exc).__name__, exc)
                 summary.failed.append(job.name)
                 bar.update()
                 continue
-            if cache is not None:
-                cache.store(job, result)
             results[job.key()] = result
             summary.computed += 1
             bar.set_postfix_str(job.name, refresh=False)
@@ -115,6 +116,19 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
     bar.close()
     summary.seconds = time.perf_counter() - start
     return results, summary
+
+
+def normalise(result) -> dict:
+    """A job's result as the cache returns it: arrays, and Python scalars for 0-d values."""
+    if not isinstance(result, dict):
+        raise TypeError(f"a job must return a dict, got {type(result).__name__}")
+    out = {}
+    for key, value in result.items():
+        arr = np.asarray(value)
+        if arr.dtype == object:
+            raise TypeError(f"result {key!r} has object dtype; return arrays, numbers or strings")
+        out[key] = arr.item() if arr.ndim == 0 else arr
+    return out
 
 
 def _call(job: Job) -> cf.Future:

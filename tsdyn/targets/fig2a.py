@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from tsdyn.outputs import pyplot, save_figure, write_rows
-from tsdyn.pruning_study import TestSet, TrainedStudent, node_pruning_rows
+from tsdyn.pruning_study import TestSet, TrainedStudent, node_pruning_rows, student_rng
 from tsdyn.sweep.job import Job
 from tsdyn.targets.training import training_jobs, training_name
+
+TEST_SET_SEED = 20_000
 
 METHOD_STYLE = {"dpp": ("DPP node", "C0", "o"), "importance": ("importance node", "C1", "s"),
                 "random": ("random node", "C2", "^")}
@@ -41,8 +43,7 @@ def rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
     for student in students(cfg, results):
         test = None
         if cfg.get("test_samples", 0):
-            rng = np.random.default_rng(np.random.SeedSequence([20_000, student.seed, int(student.sigma * 1e6)]))
-            test = TestSet.draw(student, int(cfg["test_samples"]), rng)
+            test = TestSet.draw(student, int(cfg["test_samples"]), student_rng(student, TEST_SET_SEED))
         table += node_pruning_rows(student, range(1, cfg["K"] + 1), test=test)
     return table
 

@@ -1,0 +1,53 @@
+"""The comparison layer against independent computations on explicit weights."""
+import numpy as np
+import pytest
+
+from tsdyn.eg import eg_of
+from tsdyn.order_parameters import OrderParameters
+from tsdyn.pruning import expected_edge_pruned, prune_student_nodes, test_half_mse
+from tsdyn.pruning_study import TestSet, TrainedStudent, edge_pruning_rows
+from tsdyn.targets.training import train, training_jobs
+
+
+@pytest.fixture(scope="module")
+def student():
+    rng = np.random.default_rng(5)
+    w, wstar = rng.standard_normal((4, 80)), rng.standard_normal((2, 80))
+    return TrainedStudent(w, rng.standard_normal(4), wstar, np.array([4.0, 3.0]), sigma=0.3, seed=1)
+
+
+def test_test_set_moments_equal_direct_residuals_on_the_same_inputs(student):
+    # Same generator state and chunking: TestSet and pruning.test_half_mse draw the same inputs,
+    # one scores by second moments, the other by explicit residuals.
+    keep = np.array([0, 2, 3])
+    pruned = prune_student_nodes(student.w, student.v, student.wstar, student.vstar, keep, "optimal")
+    test = TestSet.draw(student, 3000, np.random.default_rng(9), chunk=700)
+    direct = test_half_mse(pruned.w, pruned.v, student.wstar, student.vstar, 3000, sigma=student.sigma,
+                           rng=np.random.default_rng(9), chunk=700)
+    assert test.half_mse(keep[None, :], pruned.v[None, :])[0] == pytest.approx(direct.mean, rel=1e-10)
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        TestSet.draw(student, 0, np.random.default_rng(0))
+
+
+def test_edge_rows_are_reproducible_and_match_lemma6_and_real_masks(student):
+    rows = edge_pruning_rows(student, [2], n_masks=4, seed=3)
+    assert rows == edge_pruning_rows(student, [2], n_masks=4, seed=3)
+    plain = next(r for r in rows if r["reweight"] == "none")
+    assert plain["k_e"] == 40 and plain["c"] == 0.5
+    assert plain["eps_expected_network"] == pytest.approx(eg_of(expected_edge_pruned(student.params, 0.5)))
+    assert np.isfinite(plain["eps_sem"]) and plain["eps_sem"] > 0
+    with pytest.raises(ValueError, match="n_masks must be an integer >= 1"):
+        edge_pruning_rows(student, [2], n_masks=0, seed=3)
+
+
+def test_training_job_is_complete_and_timed():
+    cfg = dict(N=40, M=2, K=3, lr=0.5, vstar=4, steps=400, sigmas=[0.0], seeds=[0])
+    (job,) = training_jobs(cfg)
+    assert isinstance(job.params["vstar"], float)  # 4 and 4.0 must give the same cache key
+    assert job.key() == training_jobs({**cfg, "vstar": 4.0})[0].key()
+    result = job.run()
+    assert np.isfinite(result["seconds"]) and result["seconds"] > 0
+    op = OrderParameters(result["Q0"], result["R0"], result["T"], result["v0"], result["vstar"])
+    assert result["eg"][0] == pytest.approx(eg_of(op), rel=1e-12)
+    with pytest.raises(ValueError, match="stream must be the simulator's input stream"):
+        train(**{**job.params, "stream": "another"})
