@@ -37,3 +37,12 @@ def test_sgd_scalings_and_time_axis():
     assert cv.time_of_step(800_000, 500) == 1600
     assert cv.steps_for_time(1600, 500) == 800_000
     np.testing.assert_array_equal(cv.steps_for_time(np.array([0.0, 0.002, 1.0]), 500), [0, 1, 500])
+
+
+def test_fields_and_network_output_by_explicit_sums():
+    rng = np.random.default_rng(0)
+    w, v, x = rng.standard_normal((3, 7)), rng.standard_normal(3), rng.standard_normal((4, 7))
+    expected = [sum(v[k] * math.erf(sum(w[k, i] * x[n, i] for i in range(7)) / math.sqrt(7) / math.sqrt(2))
+                    for k in range(3)) for n in range(4)]
+    np.testing.assert_allclose(cv.network_output(w, v, x), expected, rtol=1e-12)
+    assert cv.fields(w, x).shape == (4, 3)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from tsdyn.conventions import g
-from tsdyn.path_kernel import path_kernel_trace
 from tsdyn.sweep.config import load_config
 from tsdyn.targets import pathkernel as pk_target
 from tsdyn.targets import prune_at_init as pai

@@ -60,6 +60,17 @@ def g_prime_scalar(x: float) -> float:
     return GPRIME_PREFACTOR * math.exp(-0.5 * x * x)
 
 
+def fields(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Pre-activations lambda = w . x / sqrt(N) of every node for every input: x (n, N), w (K, N) -> (n, K)."""
+    w = np.asarray(w, dtype=float)
+    return np.asarray(x, dtype=float) @ w.T / math.sqrt(w.shape[1])
+
+
+def network_output(w: np.ndarray, v: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Output phi(x) = sum_k v_k g(w_k . x / sqrt N) of a two-layer network for each input (n,)."""
+    return g(fields(w, x)) @ np.asarray(v, dtype=float)
+
+
 def first_layer_rate(lr: float, N: int) -> float:
     """Per-step learning rate of the first layer, eta / sqrt(N) (pruning paper Sec. 4)."""
     return lr / math.sqrt(N)

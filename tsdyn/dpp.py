@@ -23,7 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from tsdyn.checks import check_array, check_int, check_real
-from tsdyn.conventions import g
+from tsdyn.conventions import fields, g
 from tsdyn.order_parameters import check_psd
 
 #: Eigenvalues below this fraction of the largest (times K) count as zero: the kernel's rank.
@@ -61,8 +61,7 @@ def divnet_kernel(w: np.ndarray, n: int, rng: np.random.Generator, *, beta: floa
     w = check_array("w", w, ndim=2)
     n = check_int("n", n, low=1)
     beta = 10.0 / n if beta is None else check_real("beta", beta, low=0.0, low_open=True)
-    sqrtN = math.sqrt(w.shape[1])
-    gram = _accumulate_gram(lambda x: g(x @ w.T / sqrtN), w.shape[0], w.shape[1], n, rng, chunk, progress)
+    gram = _accumulate_gram(lambda x: g(fields(w, x)), w.shape[0], w.shape[1], n, rng, chunk, progress)
     d = np.diag(gram)
     sq_dist = np.maximum(d[:, None] + d[None, :] - 2.0 * gram, 0.0)
     return np.exp(-beta * sq_dist)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsdyn.checks import check_array, check_int, check_real
-from tsdyn.conventions import g
+from tsdyn.conventions import network_output
 from tsdyn.dpp import data_kernel, divnet_kernel, principal_submatrices, sample_kdpp
 from tsdyn.eg import eg, eg_of
 from tsdyn.order_parameters import OrderParameters, as_vstar
@@ -269,13 +269,12 @@ def test_half_mse(w: np.ndarray, v: np.ndarray, wstar: np.ndarray, vstar, n: int
     vstar = as_vstar(vstar, wstar.shape[0])
     n, chunk = check_int("n", n, low=2), check_int("chunk", chunk, low=1)
     sigma = check_real("sigma", sigma, low=0.0)
-    sqrtN = math.sqrt(w.shape[1])
     total = total_sq = 0.0
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         x = rng.standard_normal((m, w.shape[1]))
-        labels = g(x @ wstar.T / sqrtN) @ vstar + sigma * rng.standard_normal(m)
-        loss = 0.5 * (g(x @ w.T / sqrtN) @ v - labels) ** 2
+        labels = network_output(wstar, vstar, x) + sigma * rng.standard_normal(m)
+        loss = 0.5 * (network_output(w, v, x) - labels) ** 2
         total += float(loss.sum())
         total_sq += float(np.dot(loss, loss))
     mean = total / n

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsdyn.checks import check_int
-from tsdyn.conventions import g
+from tsdyn.conventions import fields, g, network_output
 from tsdyn.dpp import kdpp_subsets, uniform_subsets
 from tsdyn.eg import eg_of
 from tsdyn.order_parameters import OrderParameters
@@ -146,8 +146,8 @@ class TestSet:
         for start in range(0, n, chunk):
             m = min(chunk, n - start)
             x = rng.standard_normal((m, N))
-            activations = g(x @ student.w.T / math.sqrt(N))
-            labels = g(x @ student.wstar.T / math.sqrt(N)) @ student.vstar + student.sigma * rng.standard_normal(m)
+            activations = g(fields(student.w, x))
+            labels = network_output(student.wstar, student.vstar, x) + student.sigma * rng.standard_normal(m)
             G += activations.T @ activations
             b += activations.T @ labels
             yy += float(labels @ labels)

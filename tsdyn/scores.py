@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 
 from tsdyn.checks import check_array, check_int, check_real
-from tsdyn.conventions import g, g_prime
+from tsdyn.conventions import g, g_prime, network_output
 from tsdyn.order_parameters import as_vstar
 from tsdyn.path_kernel import (LayerArrays, as_input, as_mask, as_network,
                                path_kernel_objective_grad_sq, synflow_objective_grad_abs)
@@ -53,12 +53,6 @@ DIST_SCORES = ("synflow_dist", "synflow_l2_dist")
 
 
 # ---------------------------------------------------------------- network and loss
-def network_output(w, v, x) -> np.ndarray:
-    """phi(x) = g(x w^T / sqrt N) v for a batch of inputs x (n, N) -> (n,)."""
-    w = np.asarray(w, dtype=float)
-    return g(np.asarray(x, dtype=float) @ w.T / math.sqrt(w.shape[1])) @ np.asarray(v, dtype=float)
-
-
 def teacher_data(wstar, vstar, n: int, *, seed: int = 0, sigma: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """n i.i.d. inputs x ~ N(0, I_N) and teacher labels y = phi*(x) + sigma * zeta (pruning paper Sec. 2)."""
     wstar = check_array("wstar", wstar, ndim=2)

@@ -16,7 +16,6 @@ import importlib
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 
 from tsdyn.atomic import atomic_open
 from tsdyn.blocks import ansatz_deviation, assign_blocks
