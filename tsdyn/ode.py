@@ -195,15 +195,18 @@ def _solve_adaptive(rhs: OdeRhs, y0, record, params, method, rtol, atol, bar):
         if solver.status == "failed":
             return ys[:r], r, False, f"solver failed after t = {solver.t:.6g}: {message}", {**extra, "t_stop": solver.t}
         bar.update(max(0.0, solver.t - bar.n))
-        stop = None if in_domain(solver.y, params.T, params.K) else (solver.t, solver.y)
-        dense = solver.dense_output() if stop is None and record[r] < solver.t else None
-        while stop is None and r < record.size and record[r] <= solver.t:
+        # Record times inside this step are kept while valid, even if the step ends outside the domain.
+        stop = None
+        dense = solver.dense_output() if record[r] < solver.t else None
+        while r < record.size and record[r] <= solver.t:
             y = solver.y if record[r] == solver.t else dense(record[r])
             if not in_domain(y, params.T, params.K):
                 stop = (float(record[r]), y)
                 break
             ys[r] = y
             r += 1
+        if stop is None and not in_domain(solver.y, params.T, params.K):
+            stop = (solver.t, solver.y)
         if stop is not None:
             why = domain_problem(stop[1], params) or "the state is not finite"
             return (ys[:r], r, False, f"stopped at t = {stop[0]:.6g}: left the valid domain: {why}",

@@ -80,6 +80,9 @@ class Cache:
         if not isinstance(result, dict):
             raise TypeError(f"job {job.name!r} must return a dict, got {type(result).__name__}")
         meta = {"func": job.func, "params": _jsonable(job.params), "format": FORMAT_VERSION, "name": job.name}
+        reserved = {"file", "allow_pickle", _META} & set(result)
+        if reserved:
+            raise ValueError(f"job {job.name!r} returned reserved result names {sorted(reserved)}; rename them")
         arrays = {k: np.asarray(v) for k, v in result.items()}
         for k, v in arrays.items():
             if v.dtype == object:
