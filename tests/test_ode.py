@@ -261,3 +261,22 @@ def test_ode_vs_sim_target_writes_the_table_and_figure(tmp_path):
     assert len(rows) == sum(len(r["times"]) for r in results.values())
     for row in rows:
         assert float(row[5]) == pytest.approx(float(row[3]) / float(row[4]) - 1, rel=1e-12, abs=1e-15)
+
+
+def test_ode_vs_sim_ensemble_statistics_match_the_per_run_table(tmp_path):
+    from tsdyn.targets import ode_vs_sim
+
+    cfg = dict(N=60, M=2, K=3, lr=0.5, vstar=4.0, steps=600, sigmas=[0.0], seeds=[0, 1, 2], ensemble_seeds=3)
+    jobs = ode_vs_sim.jobs(cfg, quick=True)
+    assert len({job.key() for job in jobs}) == 3  # the ensemble reuses the three runs it shares
+    results = {job.name: job.run() for job in jobs}
+    per_run = ode_vs_sim.rows(cfg, results)
+    ensemble = ode_vs_sim.ensemble_rows(cfg, results)
+    for row in ensemble[1:]:
+        rel = np.array([r["rel_diff"] for r in per_run if r["t"] == row["t"]])
+        assert row["mean_rel_diff"] == pytest.approx(rel.mean(), rel=1e-12, abs=1e-15)
+        assert row["mean_log_ratio"] == pytest.approx(np.log1p(rel).mean(), rel=1e-9, abs=1e-12)
+        assert row["max_abs_rel_diff"] == pytest.approx(np.abs(rel).max())
+        assert row["fraction_within_tolerance"] == pytest.approx(np.mean(np.abs(rel) <= 0.2))
+    names = {p.name for p in ode_vs_sim.report(cfg, results, tmp_path)}
+    assert {"ode_vs_sim_ensemble.csv", "ode_vs_sim_ensemble.png"} <= names

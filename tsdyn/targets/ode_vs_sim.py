@@ -29,8 +29,35 @@ TOLERANCE = 0.2
 
 
 def jobs(cfg: dict, *, quick: bool) -> list[Job]:
-    """The training runs (shared with fig2a: same parameters, trained once)."""
-    return training_jobs(cfg)
+    """The training runs (shared with fig2a: same parameters, trained once), and the ensemble's."""
+    return training_jobs(cfg) + training_jobs(ensemble_cfg(cfg))
+
+
+def ensemble_cfg(cfg: dict) -> dict:
+    """The noiseless runs over ``ensemble_seeds`` seeds that test the ODE as the mean of the simulations."""
+    return {**cfg, "sigmas": [0.0], "seeds": list(range(int(cfg.get("ensemble_seeds", 0))))}
+
+
+def ensemble_rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
+    """Per record time, over the ensemble's seeds: mean and standard error of sim/ODE - 1 and of
+    log(sim/ODE), the largest |sim/ODE - 1|, and the fraction of seeds within the tolerance band.
+
+    Where the ODE is the N -> infinity mean, the mean log-ratio is 0 within its error; single runs
+    may leave the band where the plateau exits jitter, and at N = 500 the simulations leave the
+    first plateau early on average (SGD noise adds to the symmetry breaking).
+    """
+    ecfg = ensemble_cfg(cfg)
+    if len(ecfg["seeds"]) < 2:
+        return []
+    runs = [integrate_from(results[training_name(ecfg, 0.0, seed)], lr=cfg["lr"], sigma=0.0) for seed in ecfg["seeds"]]
+    n = min(len(r["times"]) for r in runs)
+    ratio = np.array([r["eg_sim"][:n] / r["eg_ode"][:n] for r in runs])
+    rel, log_ratio, root = ratio - 1.0, np.log(ratio), np.sqrt(len(runs))
+    return [dict(t=float(t), seeds=len(runs), mean_rel_diff=float(rel[:, i].mean()),
+                 se_rel_diff=float(rel[:, i].std(ddof=1) / root), mean_log_ratio=float(log_ratio[:, i].mean()),
+                 se_log_ratio=float(log_ratio[:, i].std(ddof=1) / root), max_abs_rel_diff=float(np.abs(rel[:, i]).max()),
+                 fraction_within_tolerance=float(np.mean(np.abs(rel[:, i]) <= TOLERANCE)))
+            for i, t in enumerate(runs[0]["times"][:n])]
 
 
 def integrate_from(result: dict, *, lr: float, sigma: float) -> dict:
@@ -58,7 +85,33 @@ def rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
 def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     table = rows(cfg, results)
     paths = [write_rows(table, Path(out) / "ode_vs_sim.csv", ["seed", "sigma", "t", "eg_sim", "eg_ode", "rel_diff"])]
-    return paths + plot(table, cfg, Path(out) / "ode_vs_sim")
+    paths += plot(table, cfg, Path(out) / "ode_vs_sim")
+    ensemble = ensemble_rows(cfg, results)
+    if ensemble:
+        paths.append(write_rows(ensemble, Path(out) / "ode_vs_sim_ensemble.csv"))
+        paths += plot_ensemble(ensemble, cfg, Path(out) / "ode_vs_sim_ensemble")
+    return paths
+
+
+def plot_ensemble(ensemble: list[dict], cfg: dict, stem: Path) -> list[Path]:
+    """Mean log(sim/ODE) +- 2 standard errors over the seeds, beside the largest single-run deviation."""
+    plt = pyplot()
+    rows_ = [r for r in ensemble if r["t"] > 0]
+    t = np.array([r["t"] for r in rows_])
+    mean, se = np.array([r["mean_log_ratio"] for r in rows_]), np.array([r["se_log_ratio"] for r in rows_])
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
+    ax.fill_between(t, mean - 2 * se, mean + 2 * se, color="C0", alpha=0.25, label=r"mean $\pm$ 2 s.e.")
+    ax.semilogx(t, mean, "C0o-", ms=3, label=f"mean of log(sim / ODE) over {rows_[0]['seeds']} seeds")
+    ax.semilogx(t, [r["max_abs_rel_diff"] for r in rows_], "C3s:", ms=3, label="largest |sim / ODE - 1| of one run")
+    ax.axhspan(-TOLERANCE, TOLERANCE, color="0.9", zorder=0)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_xlabel("t = steps / N")
+    ax.set_ylabel("simulation against ODE")
+    ax.set_title(f"Is the ODE the mean of the simulations? M = {cfg['M']}, K = {cfg['K']}, N = {cfg['N']}, "
+                 f"$\\sigma$ = 0 (grey: $\\pm${TOLERANCE:.0%})", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return save_figure(fig, stem)
 
 
 def plot(table: list[dict], cfg: dict, stem: Path) -> list[Path]:
