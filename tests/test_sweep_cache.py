@@ -106,3 +106,13 @@ def test_atomic_writes_leave_no_temporary_and_respect_the_umask(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+
+
+def test_figures_are_byte_identical_when_redrawn(tmp_path):
+    # A rerun of the sweep must not churn figures/ in git: PDFs carry no creation date.
+    from tsdyn.targets import fig4
+
+    cfg = {"Z_min": 4, "Z_max": 6, "c_values": 5}
+    first, second = fig4.report(cfg, {}, tmp_path / "a"), fig4.report(cfg, {}, tmp_path / "b")
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes(), a.name

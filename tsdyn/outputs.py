@@ -23,8 +23,10 @@ def save_figure(fig, stem: Path, *, dpi: int = 130) -> list[Path]:
     paths = []
     for ext in ("png", "pdf"):
         path = Path(stem).with_suffix("." + ext)
+        # No creation date in the PDF: a rerun that draws the same figure writes the same bytes.
+        metadata = {"CreationDate": None} if ext == "pdf" else None
         with atomic_open(path, "wb") as fh:
-            fig.savefig(fh, format=ext, dpi=dpi)
+            fig.savefig(fh, format=ext, dpi=dpi, metadata=metadata)
         paths.append(path)
     pyplot().close(fig)
     return paths
