@@ -298,7 +298,7 @@ class _TestSetError:
             fill_from_stream(self.streams["test_inputs"], R, start, X[:c])
             if self.sigma > 0:
                 fill_from_stream(self.streams["test_noise"], R, start, z[:c])
-            y = cv.g(X[:c] @ self.wstar.T / math.sqrt(N)) @ self.vstar + self.sigma * z[:c]
+            y = cv.network_output(self.wstar, self.vstar, X[:c]) + self.sigma * z[:c]
             student = np.einsum("cgk,gk->cg", cv.g(X[:c] @ W_rows).reshape(c, G, K), V)
             sse += np.sum((student - y[:, None]) ** 2, axis=0)
         self.values.extend(0.5 * sse / self.n)
