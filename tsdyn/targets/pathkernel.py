@@ -29,6 +29,7 @@ from tsdyn.path_kernel import path_kernel_trace
 from tsdyn.pruning import bernoulli_edge_mask, subset_eg
 from tsdyn.reweighting import optimal_scale
 from tsdyn.scores import DATA_SCORES, DIST_SCORES, input_relevance, score, select_top, teacher_data
+from tsdyn.sweep.config import load_config
 from tsdyn.sweep.job import Job
 from tsdyn.outputs import save_figure, write_rows
 from tsdyn.targets.prune_at_init import DATA_SEED_OFFSET, MASK_SEED_OFFSET, pruner_marker, pruner_style
@@ -44,6 +45,11 @@ def jobs(cfg: dict, *, quick: bool = False) -> list[Job]:
 
 
 def _training_cfg(cfg: dict, student: dict) -> dict:
+    """Training parameters of a student: those of the target it names (``setting = "fig2a"``), so the
+    runs are shared and cannot drift apart, or given inline (tests, ad-hoc studies)."""
+    if "setting" in student:
+        base = load_config(student["setting"], Path(cfg["sims_dir"]), quick=cfg["quick"])
+        student = {**{k: base[k] for k in ("M", "K", "N", "lr", "vstar", "steps")}, **student}
     return {**student, "sigmas": cfg["sigmas"], "seeds": cfg["seeds"]}
 
 
@@ -110,7 +116,7 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     out = Path(out)
     rows = []
     for label, student in cfg["students"].items():
-        tcfg = _training_cfg(cfg, student)
+        tcfg = student = _training_cfg(cfg, student)
         for sigma in cfg["sigmas"]:
             for seed in cfg["seeds"]:
                 r = results[training_name(tcfg, sigma, seed)]
@@ -133,7 +139,7 @@ def _figure(cfg: dict, rows: list[dict], out: Path) -> list[Path]:
     axes = fig.subplots(len(labels), 2, squeeze=False)
     methods = list(cfg["scores"]) + ["random_edge", "dpp_node"]
     for axrow, label in zip(axes, labels):
-        student = cfg["students"][label]
+        student = _training_cfg(cfg, cfg["students"][label])
         sel = [r for r in rows if r["student"] == label and r["sigma"] == sigma]
         for ax, key, title in ((axrow[0], "eg", "no reweighting"),
                                (axrow[1], "eg_reweighted", "reweighted (edges: A v; DPP: optimal v)")):
@@ -149,6 +155,6 @@ def _figure(cfg: dict, rows: list[dict], out: Path) -> list[Path]:
             ax.set(xlabel="budget c = k_n / K", ylabel=r"$\epsilon_g$ of the pruned student (eqs 5-8)",
                    yscale="log", title=f"M={student['M']}, K={student['K']}: {title}")
         axrow[0].legend(fontsize=7, ncol=2)
-    fig.suptitle(f"Trained students pruned by each score (N = {cfg['students'][labels[0]]['N']}, "
+    fig.suptitle(f"Trained students pruned by each score (N = {_training_cfg(cfg, cfg['students'][labels[0]])['N']}, "
                  f"$\\sigma$ = {sigma:g}, mean over {len(cfg['seeds'])} seeds)")
     return save_figure(fig, out / "pathkernel")
