@@ -108,6 +108,19 @@ def test_same_seed_is_bitwise_identical_and_other_seeds_differ():
     assert np.all(a.eg[1:] != c.eg[1:])
 
 
+def test_data_seed_keeps_the_start_and_changes_only_the_data():
+    kw = dict(N=100, M=2, K=4, steps=3000, sigma=0.2, seed=5)
+    default, same, replica = simulate(**kw), simulate(data_seed=5, **kw), simulate(data_seed=9, **kw)
+    np.testing.assert_array_equal(default.w, same.w)                 # data_seed = seed is the default
+    for name in ("Q", "R", "T", "v", "vstar"):                        # one start ...
+        np.testing.assert_array_equal(getattr(replica.initial, name), getattr(default.initial, name), err_msg=name)
+    np.testing.assert_array_equal(replica.wstar, default.wstar)
+    assert np.all(replica.eg[1:] != default.eg[1:])                   # ... other SGD noise
+    other_seed = simulate(**{**kw, "seed": 9})                        # the data of seed 9, another start
+    assert not np.any(other_seed.w == replica.w)
+    assert replica.info["data_seed"] == 9 and default.info["data_seed"] == 5
+
+
 def test_results_do_not_depend_on_blocking_threads_or_record_times(monkeypatch):
     import tsdyn.simulate as sim
 
@@ -115,7 +128,7 @@ def test_results_do_not_depend_on_blocking_threads_or_record_times(monkeypatch):
     kw = dict(N=100, M=2, K=5, steps=1000, seed=1, sigma=0.3)
     reference = simulate(times=[0.0, 10.0], **kw)
     monkeypatch.setattr(sim, "MAX_DRAW_THREADS", 1)
-    cfg = sim._validated_config(lr=0.5, lr2=None, vstar=4.0, init_scale=1.0, per_decade=10,
+    cfg = sim._validated_config(lr=0.5, lr2=None, vstar=4.0, init_scale=1.0, data_seed=None, per_decade=10,
                                 train_second_layer=True, test_samples=0, **kw)
     dense = sim._run(cfg, np.array([0, 1, 63, 64, 65, 500, 999, 1000]), None, progress=False, chunks_per_block=3)
     np.testing.assert_array_equal(dense.w, reference.w)
@@ -194,6 +207,8 @@ def test_frozen_second_layer_keeps_v_and_trains_w():
     (dict(N=10, steps=100, times=[-1.0, 5.0]), "times"),
     (dict(N=10, steps=100, times=[5.0, 1.0]), "times"),
     (dict(test_samples=-5), "test_samples"),
+    (dict(data_seed=-1), "data_seed"),
+    (dict(data_seed=1.5), "data_seed"),
 ])
 def test_bad_input_raises_value_error_naming_the_parameter(kwargs, name):
     kwargs = {"steps": 10, **kwargs}
@@ -234,7 +249,7 @@ def test_cli_writes_csv_npz_and_png(tmp_path, capsys):
 def test_cli_help_documents_every_flag():
     out = subprocess.run([sys.executable, "-m", "tsdyn.simulate", "--help"], check=True,
                          capture_output=True, text=True).stdout
-    for flag in ("--N", "--M", "--K", "--lr", "--lr2", "--sigma", "--vstar", "--steps", "--seed",
+    for flag in ("--N", "--M", "--K", "--lr", "--lr2", "--sigma", "--vstar", "--steps", "--seed", "--data-seed",
                  "--test-samples", "--out", "--init-scale", "--per-decade", "--freeze-second-layer"):
         assert flag in out
     assert "default: 800000" in out and "default: simulation" in out

@@ -15,7 +15,10 @@ when two cores share the drawing (``benchmarks/bench_simulate.py``).
 Random streams: ``numpy.random.SeedSequence(seed).spawn(6)`` gives, in order,
 the teacher w*, the student initialisation (w, then v), the training inputs,
 the label noise (drawn only if sigma > 0), the test inputs and the test label
-noise. The input and noise streams are chunked (:func:`fill_from_stream`):
+noise. ``data_seed`` (default: ``seed``) replaces the training-input and label-noise
+streams by those of ``SeedSequence(data_seed)``, so several runs can share one
+start (teacher and student) and differ only in their data: the SGD noise
+alone. The input and noise streams are chunked (:func:`fill_from_stream`):
 row s (the input of SGD step s) belongs to chunk s // R, R = :func:`chunk_rows`
 (N), drawn from that chunk's own child seed, so chunks can be drawn in
 parallel. Results are bitwise identical for the same seed on the same machine
@@ -58,8 +61,8 @@ STREAM_VERSION = f"seedseq-spawn6-chunk{CHUNK_BYTES}"
 
 def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DEFAULT_LR,
              lr2: float | None = None, sigma: float = 0.0, vstar=cv.DEFAULT_VSTAR,
-             steps: int = cv.DEFAULT_TRAIN_STEPS, seed: int = 0, init_scale: float = 1.0,
-             times: Sequence[float] | np.ndarray | None = None, per_decade: int = 10,
+             steps: int = cv.DEFAULT_TRAIN_STEPS, seed: int = 0, data_seed: int | None = None,
+             init_scale: float = 1.0, times: Sequence[float] | np.ndarray | None = None, per_decade: int = 10,
              train_second_layer: bool = True, test_samples: int = 0, mask: np.ndarray | None = None,
              progress: bool = False) -> Trajectory:
     """Train a student (K nodes) on a teacher (M nodes) by online SGD; record its order parameters.
@@ -76,6 +79,9 @@ def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DE
     vstar : teacher second layer, scalar or length M.
     steps : number of SGD steps (= training samples), >= 0; the run ends at t = steps / N.
     seed : seed of ``numpy.random.SeedSequence`` (see the module docstring for the streams).
+    data_seed : seed of the training inputs and label noise only, >= 0; default ``seed``.
+        Runs with one ``seed`` and different ``data_seed`` start from the same
+        teacher and student and see different data (replicas of the SGD noise).
     init_scale : std of the *student's* initial w and v, > 0; the teacher's w* is
         always N(0, 1) (the paper draws all three from N(0, 1): init_scale = 1).
     times : record times t in [0, steps/N], sorted; each is rounded to a whole step,
@@ -107,7 +113,7 @@ def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DE
         step s means the state after s updates (time t = s / N) is the first bad one.
     """
     cfg = _validated_config(N=N, M=M, K=K, lr=lr, lr2=lr2, sigma=sigma, vstar=vstar, steps=steps,
-                            seed=seed, init_scale=init_scale, per_decade=per_decade,
+                            seed=seed, data_seed=data_seed, init_scale=init_scale, per_decade=per_decade,
                             train_second_layer=train_second_layer, test_samples=test_samples)
     mask = _validated_mask(mask, K=cfg["K"], N=cfg["N"])
     record_steps = _record_steps(times, steps=cfg["steps"], N=cfg["N"], per_decade=cfg["per_decade"])
@@ -131,6 +137,7 @@ def _validated_config(**raw) -> dict:
         raise ValueError(f"vstar must be a real scalar or a length-M vector, got {raw['vstar']!r}") from None
     cfg["steps"] = check_int("steps", raw["steps"], low=0)
     cfg["seed"] = check_int("seed", raw["seed"], low=0)
+    cfg["data_seed"] = cfg["seed"] if raw["data_seed"] is None else check_int("data_seed", raw["data_seed"], low=0)
     cfg["init_scale"] = check_real("init_scale", raw["init_scale"], low=0.0, low_open=True)
     cfg["per_decade"] = check_int("per_decade", raw["per_decade"], low=1)
     cfg["test_samples"] = check_int("test_samples", raw["test_samples"], low=0)
@@ -173,8 +180,12 @@ def _record_steps(times, *, steps: int, N: int, per_decade: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ random streams
-def _streams(seed: int) -> dict[str, np.random.SeedSequence]:
-    return dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS))))
+def _streams(seed: int, data_seed: int) -> dict[str, np.random.SeedSequence]:
+    streams = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS))))
+    if data_seed != seed:
+        data = dict(zip(STREAMS, np.random.SeedSequence(data_seed).spawn(len(STREAMS))))
+        streams.update(inputs=data["inputs"], label_noise=data["label_noise"])
+    return streams
 
 
 def chunk_rows(N: int) -> int:
@@ -326,7 +337,7 @@ def _run(cfg: dict, record_steps: np.ndarray, mask: np.ndarray | None, *, progre
          chunks_per_block: int = 1) -> Trajectory:
     tic = time.perf_counter()
     N, K, steps, sigma, vstar = cfg["N"], cfg["K"], cfg["steps"], cfg["sigma"], cfg["vstar"]
-    streams = _streams(cfg["seed"])
+    streams = _streams(cfg["seed"], cfg["data_seed"])
     w, v, wstar = _initial_networks(cfg, streams, mask)
     # OrderParameters freezes the arrays it is given: hand it copies of the live state.
     initial = OrderParameters.from_weights(w, v.copy(), wstar, vstar.copy())
@@ -409,6 +420,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="teacher second layer: one value for all M nodes, or M values")
     p.add_argument("--steps", type=int, default=cv.DEFAULT_TRAIN_STEPS, help="SGD steps (training samples)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--data-seed", type=int, default=None,
+                   help="seed of the training inputs and label noise only (default: --seed); "
+                        "same --seed, other --data-seed: same start, other SGD noise")
     p.add_argument("--init-scale", type=float, default=1.0, help="std of the student's initial w and v")
     p.add_argument("--per-decade", type=int, default=10, help="record times per decade of t")
     p.add_argument("--freeze-second-layer", action="store_true", help="keep v at its initial value")
@@ -446,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     vstar = args.vstar[0] if len(args.vstar) == 1 else np.array(args.vstar)
     try:
         traj = simulate(N=args.N, M=args.M, K=args.K, lr=args.lr, lr2=args.lr2, sigma=args.sigma, vstar=vstar,
-                        steps=args.steps, seed=args.seed, init_scale=args.init_scale, per_decade=args.per_decade,
+                        steps=args.steps, seed=args.seed, data_seed=args.data_seed, init_scale=args.init_scale, per_decade=args.per_decade,
                         train_second_layer=not args.freeze_second_layer, test_samples=args.test_samples,
                         progress=not args.no_progress)
     except (ValueError, DivergenceError) as exc:
