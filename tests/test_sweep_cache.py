@@ -116,3 +116,43 @@ def test_figures_are_byte_identical_when_redrawn(tmp_path):
     first, second = fig4.report(cfg, {}, tmp_path / "a"), fig4.report(cfg, {}, tmp_path / "b")
     for a, b in zip(first, second):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_run_jobs_starts_expensive_jobs_first_and_hands_over_each_result(tmp_path):
+    cache = Cache(tmp_path)
+    cached = merge_job("cached", 0, 0)
+    run_jobs([cached], cache, None, progress=False)
+    jobs = [Job(f"c{cost}", MERGE, {"base": {"a": cost}, "override": {}}, cost=cost) for cost in (1.0, 5.0, 3.0)]
+    assert jobs[0].key() == Job("c1.0", MERGE, jobs[0].params).key()        # the cost is not part of the key
+    seen = []
+    run_jobs(jobs + [cached], cache, None, progress=False, on_result=lambda key, result: seen.append(result))
+    assert seen == [{"a": 0, "b": 0}, {"a": 5.0}, {"a": 3.0}, {"a": 1.0}]  # cached first, then by cost
+
+
+def test_reports_start_when_their_runs_are_in_and_failures_are_named(tmp_path, caplog):
+    from tsdyn.sweep.reports import Reports
+
+    written = []
+
+    def write(name, cfg, results, out):
+        if cfg.get("fail"):
+            raise RuntimeError("broken figure")
+        written.append((name, sorted(results)))
+        return [out / f"{name}.csv"]
+
+    a1, a2, b1 = merge_job("a1", 1, 1), merge_job("a2", 2, 2), merge_job("b1", 3, 3)
+    plan = [("A", {}, [a1, a2]), ("B", {}, [a1, b1]), ("C", {}, []), ("D", {"fail": True}, []),
+            ("E", {}, [merge_job("never", 9, 9)])]
+    reports = Reports(plan, tmp_path, None, write=write)
+    reports.start_ready()
+    assert written == [("C", [])]                          # no runs to wait for
+    reports.job_done(a1.key(), {"x": 1})
+    reports.job_done(b1.key(), {"x": 3})
+    assert written[-1] == ("B", ["a1", "b1"])              # B had all it needed; A still waits for a2
+    reports.job_done(a2.key(), {"x": 2})
+    assert written[-1] == ("A", ["a1", "a2"])
+    with caplog.at_level(logging.ERROR, logger="tsdyn.sweep"):
+        files, incomplete = reports.finish()
+    assert [f.name for f in files] == ["A.csv", "B.csv", "C.csv"] and incomplete == ["D", "E"]
+    assert "report of target D failed: RuntimeError: broken figure" in caplog.text
+    assert "target E not reported: 1 run(s) failed (never)" in caplog.text

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tsdyn.sweep.cache import Cache
 from tsdyn.sweep.config import TARGETS, find_sims_dir, load_config, parse_seeds
+from tsdyn.sweep.reports import Reports
 from tsdyn.sweep.runner import make_executor, run_jobs
 
 log = logging.getLogger("tsdyn.sweep")
@@ -71,24 +72,23 @@ def run(args: argparse.Namespace) -> int:
     for name in targets:
         cfg = load_config(name, sims, quick=args.quick, seeds=seeds)
         module = importlib.import_module(f"tsdyn.targets.{name}")
-        plan.append((name, cfg, module, module.jobs(cfg, quick=args.quick)))
+        plan.append((name, cfg, module.jobs(cfg, quick=args.quick)))
     all_jobs = [job for *_, jobs in plan for job in jobs]
 
     start = time.perf_counter()
     if args.serial:
-        results, summary = run_jobs(all_jobs, cache, None, progress=not args.no_progress)
+        reports = Reports(plan, out, None)
+        reports.start_ready()
+        _, summary = run_jobs(all_jobs, cache, None, progress=not args.no_progress, on_result=reports.job_done)
+        written, incomplete = reports.finish()
     else:
         with make_executor(args.workers, args.dask_scheduler) as executor:
-            results, summary = run_jobs(all_jobs, cache, executor, progress=not args.no_progress)
-
-    written, incomplete = [], []
-    for name, cfg, module, jobs in plan:
-        missing = [job.name for job in jobs if job.key() not in results]
-        if missing:
-            incomplete.append(name)
-            log.error("target %s not reported: %d run(s) failed (%s)", name, len(missing), ", ".join(missing[:5]))
-            continue
-        written += module.report(cfg, {job.name: results[job.key()] for job in jobs}, out)
+            # Reports write into `out`, which a dask cluster's workers may not see: run those here.
+            reports = Reports(plan, out, None if args.dask_scheduler else executor)
+            reports.start_ready()
+            _, summary = run_jobs(all_jobs, cache, executor, progress=not args.no_progress,
+                                        on_result=reports.job_done)
+            written, incomplete = reports.finish()
     total = time.perf_counter() - start
     print(summary.line())
     print(f"wrote {len(written)} files to {out}/ in {total:.1f} s" + (f"; incomplete: {', '.join(incomplete)}" if incomplete else ""))

@@ -36,11 +36,13 @@ class Job:
     name : unique within its target, e.g. ``"train-M2-K6-sigma0-seed0"``.
     func : import path ``"package.module:function"``.
     params : JSON-serialisable keyword arguments of ``func``.
+    cost : rough relative cost, used only to start expensive jobs first (not in the cache key).
     """
 
     name: str
     func: str
     params: dict[str, Any] = field(default_factory=dict)
+    cost: float = 0.0
 
     def key(self) -> str:
         """Cache key: hash of the function, its full parameters and the format version."""

@@ -14,6 +14,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -75,11 +76,16 @@ def unique_jobs(jobs: list[Job]) -> list[Job]:
 
 
 def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None, *,
-             progress: bool = True) -> tuple[dict[str, dict], RunSummary]:
+             progress: bool = True, on_result: Callable[[str, dict], None] | None = None
+             ) -> tuple[dict[str, dict], RunSummary]:
     """Run every job not already cached; return results keyed by :meth:`Job.key`.
 
-    A failing job is reported in the summary and does not stop the others.
+    Jobs start in decreasing :attr:`Job.cost`, so the pool does not end on one
+    long run. ``on_result(key, result)`` is called for each result as it becomes
+    available (cached ones first). A failing job is reported in the summary and
+    does not stop the others.
     """
+    on_result = on_result or (lambda key, result: None)
     start = time.perf_counter()
     summary = RunSummary()
     results: dict[str, dict] = {}
@@ -91,6 +97,8 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
         else:
             results[job.key()] = cached
             summary.reused += 1
+            on_result(job.key(), cached)
+    todo.sort(key=lambda job: -job.cost)
     bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo, dynamic_ncols=True)
     if todo:
         if executor is None:
@@ -111,6 +119,7 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
                 continue
             results[job.key()] = result
             summary.computed += 1
+            on_result(job.key(), result)
             bar.set_postfix_str(job.name, refresh=False)
             bar.update()
     bar.close()

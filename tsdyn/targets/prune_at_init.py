@@ -31,6 +31,7 @@ from tsdyn.path_kernel import path_kernel_trace
 from tsdyn.pruning import bernoulli_edge_mask, select_random
 from tsdyn.scores import DATA_SCORES, DIST_SCORES, SCORE_NAMES, input_relevance, prune, teacher_data
 from tsdyn.sweep.job import Job
+from tsdyn.targets.training import sgd_cost
 
 #: Pruners that are no score: a Bernoulli(c) edge mask and k_n whole random nodes.
 BASELINES = ("random_edge", "random_node")
@@ -108,7 +109,8 @@ def jobs(cfg: dict, *, quick: bool = False) -> list[Job]:
                 params = {**base, "seed": int(seed), "pruner": pruner, "kn": int(kn)}
                 if pruner == "synflow_iter":
                     params["rounds"] = cfg["iterative_rounds"]
-                out.append(Job(_job_name(setting["K"], pruner, kn, seed), "tsdyn.targets.prune_at_init:train_pruned", params))
+                out.append(Job(_job_name(setting["K"], pruner, kn, seed), "tsdyn.targets.prune_at_init:train_pruned",
+                               params, cost=sgd_cost(steps=base["steps"], N=base["N"], K=setting["K"])))
     return out
 
 

@@ -5,7 +5,9 @@ theorems and pathkernel (M = 5, K = 20) ask for the same runs with the same
 parameters, so the sweep trains each student once and every target reads it.
 Every argument of :func:`tsdyn.simulate.simulate` that shapes the run is in
 the job's parameters, and so in its cache key, including the version of the
-random input stream.
+random input stream. Replicas (:func:`replica_jobs`) share a run's start and
+differ in their data only (``data_seed``); the replica with ``data_seed ==
+seed`` is the run itself, trained once.
 """
 from __future__ import annotations
 
@@ -13,14 +15,15 @@ from tsdyn.sweep.job import Job
 
 
 def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps: int, sigma: float, seed: int,
-          init_scale: float, per_decade: int, train_second_layer: bool, test_samples: int, stream: str) -> dict:
+          init_scale: float, per_decade: int, train_second_layer: bool, test_samples: int, stream: str,
+          data_seed: int | None = None) -> dict:
     """Train a student in the teacher-student setup; return its history and final weights."""
     from tsdyn.simulate import STREAM_VERSION, simulate
 
     if stream != STREAM_VERSION:
         raise ValueError(f"stream must be the simulator's input stream {STREAM_VERSION!r}, got {stream!r}")
     traj = simulate(N=N, M=M, K=K, lr=lr, lr2=lr2, sigma=sigma, vstar=vstar, steps=steps, seed=seed,
-                    init_scale=init_scale, per_decade=per_decade, train_second_layer=train_second_layer,
+                    data_seed=data_seed, init_scale=init_scale, per_decade=per_decade, train_second_layer=train_second_layer,
                     test_samples=test_samples)
     out = dict(times=traj.times, eg=traj.eg, w=traj.w, v=traj.v[-1], wstar=traj.wstar, vstar=traj.vstar,
                Q0=traj.initial.Q, R0=traj.initial.R, v0=traj.initial.v, T=traj.T,
@@ -32,17 +35,47 @@ def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps:
 
 def training_jobs(cfg: dict) -> list[Job]:
     """One training job per (sigma, seed) of a target configuration."""
+    return [_training_job(cfg, sigma, seed) for sigma in cfg["sigmas"] for seed in cfg["seeds"]]
+
+
+#: Data seeds of replicas start here, away from the seeds of ordinary runs.
+REPLICA_DATA_SEED_BASE = 10_000
+
+
+def replica_data_seeds(seed: int, replicas: int) -> list[int]:
+    """The data seeds of ``replicas`` runs from the start of ``seed``: the run itself first."""
+    return [int(seed)] + [REPLICA_DATA_SEED_BASE + r for r in range(1, int(replicas))]
+
+
+def replica_jobs(cfg: dict, sigma: float, replicas: int) -> list[Job]:
+    """Per seed of ``cfg``, ``replicas`` runs from its start, each on other data (SGD noise replicas).
+
+    The first is the ordinary run (same job, same cache key as :func:`training_jobs`).
+    """
+    return [_training_job(cfg, sigma, seed, data_seed)
+            for seed in cfg["seeds"] for data_seed in replica_data_seeds(seed, replicas)]
+
+
+def sgd_cost(*, steps: int, N: int, K: int) -> float:
+    """Rough relative cost of a training run: drawing the inputs weighs about as much as 4 nodes."""
+    return float(steps) * N * (K + 4)
+
+
+def _training_job(cfg: dict, sigma: float, seed: int, data_seed: int | None = None) -> Job:
     from tsdyn.simulate import STREAM_VERSION
 
     params = dict(N=int(cfg["N"]), M=int(cfg["M"]), K=int(cfg["K"]), lr=float(cfg["lr"]),
                   lr2=float(cfg.get("lr2", cfg["lr"])), vstar=float(cfg["vstar"]), steps=int(cfg["steps"]),
                   init_scale=float(cfg.get("init_scale", 1.0)), per_decade=int(cfg.get("per_decade", 10)),
                   train_second_layer=bool(cfg.get("train_second_layer", True)),
-                  test_samples=int(cfg.get("train_test_samples", 0)), stream=STREAM_VERSION)
-    return [Job(training_name(cfg, sigma, seed), "tsdyn.targets.training:train",
-                {**params, "sigma": float(sigma), "seed": int(seed)})
-            for sigma in cfg["sigmas"] for seed in cfg["seeds"]]
+                  test_samples=int(cfg.get("train_test_samples", 0)), stream=STREAM_VERSION,
+                  sigma=float(sigma), seed=int(seed))
+    if data_seed is not None and int(data_seed) != int(seed):   # absent otherwise: the run's key is unchanged
+        params["data_seed"] = int(data_seed)
+    return Job(training_name(cfg, sigma, seed, data_seed), "tsdyn.targets.training:train", params,
+               cost=sgd_cost(steps=params["steps"], N=params["N"], K=params["K"]))
 
 
-def training_name(cfg: dict, sigma: float, seed: int) -> str:
-    return f"train-M{cfg['M']}-K{cfg['K']}-N{cfg['N']}-sigma{float(sigma):g}-seed{int(seed)}"
+def training_name(cfg: dict, sigma: float, seed: int, data_seed: int | None = None) -> str:
+    name = f"train-M{cfg['M']}-K{cfg['K']}-N{cfg['N']}-sigma{float(sigma):g}-seed{int(seed)}"
+    return name if data_seed is None or int(data_seed) == int(seed) else f"{name}-data{int(data_seed)}"
