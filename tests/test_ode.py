@@ -280,3 +280,34 @@ def test_ode_vs_sim_ensemble_statistics_match_the_per_run_table(tmp_path):
         assert row["fraction_within_tolerance"] == pytest.approx(np.mean(np.abs(rel) <= 0.2))
     names = {p.name for p in ode_vs_sim.report(cfg, results, tmp_path)}
     assert {"ode_vs_sim_ensemble.csv", "ode_vs_sim_ensemble.png"} <= names
+
+
+def test_ode_vs_sim_replicas_share_the_start_and_their_range_is_reported(tmp_path):
+    from tsdyn.targets import ode_vs_sim
+    from tsdyn.targets.training import replica_data_seeds, training_name
+
+    cfg = dict(N=60, M=2, K=3, lr=0.5, vstar=4.0, steps=1200, sigmas=[0.0], seeds=[0, 1], replicas=3,
+               replica_sigmas=[0.0])
+    jobs = ode_vs_sim.jobs(cfg, quick=True)
+    assert len({job.key() for job in jobs}) == 2 + 2 * 2  # each start's first replica is its ordinary run
+    results = {job.name: job.run() for job in jobs}
+    table = ode_vs_sim.replica_rows(cfg, results)
+    for seed in cfg["seeds"]:
+        runs = [results[training_name(cfg, 0.0, seed, ds)] for ds in replica_data_seeds(seed, 3)]
+        for run in runs[1:]:                                   # one start ...
+            for key in ("Q0", "R0", "v0", "T", "wstar"):
+                np.testing.assert_array_equal(run[key], runs[0][key])
+            assert np.all(run["eg"][1:] != runs[0]["eg"][1:])  # ... other data
+        eg = np.array([run["eg"] for run in runs])
+        ode = ode_vs_sim.integrate_from(runs[0], lr=0.5, sigma=0.0)["eg_ode"]
+        rows = [r for r in table if r["seed"] == seed]
+        assert len(rows) == eg.shape[1]
+        for i, row in enumerate(rows):
+            assert (row["eg_min"], row["eg_max"], row["eg_ode"]) == (eg[:, i].min(), eg[:, i].max(), ode[i])
+            assert row["fraction_within_tolerance"] == pytest.approx(np.mean(np.abs(eg[:, i] / ode[i] - 1) <= 0.2))
+    for summary in ode_vs_sim.replica_summary(table):
+        sel = [r for r in table if r["seed"] == summary["seed"] and r["t"] >= 1]
+        assert summary["largest_spread"] == max(r["spread"] for r in sel)
+        assert summary["coverable"] == (summary["largest_spread"] <= 1.5)
+    names = {p.name for p in ode_vs_sim.report(cfg, results, tmp_path)}
+    assert {"ode_vs_sim_replicas.csv", "ode_vs_sim_replicas_summary.csv", "ode_vs_sim_replicas.png"} <= names

@@ -8,6 +8,14 @@ Outputs: ``ode_vs_sim.csv`` (seed, sigma, t, eg_sim, eg_ode, rel_diff with
 rel_diff = eg_sim / eg_ode - 1) and ``ode_vs_sim.png`` / ``.pdf``: per sigma, a
 log-log overlay of eps_g(t) (simulation: markers, ODE: lines) above the
 relative difference with the +-20 % band.
+
+Two studies say how far a single run can be expected to follow the ODE:
+``ode_vs_sim_ensemble.*`` (is the ODE the mean over independent runs?) and
+``ode_vs_sim_replicas.*`` (replicas: runs from one start on other data, so they
+differ by their SGD noise alone). Where replicas of one start spread by more
+than (1 + tol) / (1 - tol) = 1.5 in eps_g, no deterministic function of the
+start, the ODE or any other, is within +-tol of all of them
+(theory/ode_vs_simulation.md).
 """
 from __future__ import annotations
 
@@ -20,17 +28,20 @@ from tsdyn.ode import integrate
 from tsdyn.order_parameters import OrderParameters
 from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.sweep.job import Job
-from tsdyn.targets.training import training_jobs, training_name
+from tsdyn.targets.training import replica_data_seeds, replica_jobs, training_jobs, training_name
 
 log = logging.getLogger("tsdyn.sweep")
 
 #: Agreement asked of simulation and ODE (issue #3), drawn as a band.
 TOLERANCE = 0.2
+#: Largest spread max/min of replicas that one curve can cover within +-TOLERANCE.
+COVERABLE_SPREAD = (1 + TOLERANCE) / (1 - TOLERANCE)
 
 
 def jobs(cfg: dict, *, quick: bool) -> list[Job]:
-    """The training runs (shared with fig2a: same parameters, trained once), and the ensemble's."""
-    return training_jobs(cfg) + training_jobs(ensemble_cfg(cfg))
+    """The training runs (shared with fig2a: same parameters, trained once), the ensemble's, the replicas."""
+    replicas = [job for sigma in cfg.get("replica_sigmas", []) for job in replica_jobs(cfg, sigma, cfg["replicas"])]
+    return training_jobs(cfg) + training_jobs(ensemble_cfg(cfg)) + replicas
 
 
 def ensemble_cfg(cfg: dict) -> dict:
@@ -58,6 +69,43 @@ def ensemble_rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
                  se_log_ratio=float(log_ratio[:, i].std(ddof=1) / root), max_abs_rel_diff=float(np.abs(rel[:, i]).max()),
                  fraction_within_tolerance=float(np.mean(np.abs(rel[:, i]) <= TOLERANCE)))
             for i, t in enumerate(runs[0]["times"][:n])]
+
+
+def replica_rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
+    """Per sigma, seed and record time: the ODE from the seed's start and the range of its replicas.
+
+    ``spread`` = largest / smallest replica eps_g; above :data:`COVERABLE_SPREAD` no single
+    curve is within +-TOLERANCE of every replica. ``fraction_within_tolerance``: replicas
+    with |sim / ODE - 1| <= TOLERANCE at that time.
+    """
+    table = []
+    for sigma in cfg.get("replica_sigmas", []):
+        for seed in cfg["seeds"]:
+            names = [training_name(cfg, sigma, seed, ds) for ds in replica_data_seeds(seed, cfg["replicas"])]
+            ode = integrate_from(results[names[0]], lr=cfg["lr"], sigma=sigma)
+            n = min(len(ode["times"]), *(len(results[name]["eg"]) for name in names))
+            eg = np.array([results[name]["eg"][:n] for name in names])
+            ratio = eg / ode["eg_ode"][:n]
+            for i, t in enumerate(ode["times"][:n]):
+                table.append(dict(sigma=float(sigma), seed=int(seed), t=float(t), replicas=len(names),
+                                  eg_ode=float(ode["eg_ode"][i]), eg_min=float(eg[:, i].min()),
+                                  eg_max=float(eg[:, i].max()), spread=float(eg[:, i].max() / eg[:, i].min()),
+                                  fraction_within_tolerance=float(np.mean(np.abs(ratio[:, i] - 1) <= TOLERANCE))))
+    return table
+
+
+def replica_summary(table: list[dict], *, t_from: float = 1.0) -> list[dict]:
+    """Per sigma and seed, over record times t >= ``t_from``: the largest replica spread (and when),
+    and how many replicas stay within +-TOLERANCE of the ODE at every one of those times."""
+    summary = []
+    for sigma, seed in dict.fromkeys((r["sigma"], r["seed"]) for r in table):
+        sel = [r for r in table if r["sigma"] == sigma and r["seed"] == seed and r["t"] >= t_from]
+        worst = max(sel, key=lambda r: r["spread"])
+        summary.append(dict(sigma=sigma, seed=seed, replicas=worst["replicas"], largest_spread=worst["spread"],
+                            at_t=worst["t"], eg_min=worst["eg_min"], eg_max=worst["eg_max"], eg_ode=worst["eg_ode"],
+                            coverable=bool(worst["spread"] <= COVERABLE_SPREAD),
+                            replicas_always_within=round(min(r["fraction_within_tolerance"] for r in sel) * worst["replicas"])))
+    return summary
 
 
 def integrate_from(result: dict, *, lr: float, sigma: float) -> dict:
@@ -90,7 +138,49 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     if ensemble:
         paths.append(write_rows(ensemble, Path(out) / "ode_vs_sim_ensemble.csv"))
         paths += plot_ensemble(ensemble, cfg, Path(out) / "ode_vs_sim_ensemble")
+    replicas = replica_rows(cfg, results)
+    if replicas:
+        paths.append(write_rows(replicas, Path(out) / "ode_vs_sim_replicas.csv"))
+        paths.append(write_rows(replica_summary(replicas), Path(out) / "ode_vs_sim_replicas_summary.csv"))
+        paths += plot_replicas(replicas, cfg, Path(out) / "ode_vs_sim_replicas")
     return paths
+
+
+def plot_replicas(table: list[dict], cfg: dict, stem: Path) -> list[Path]:
+    """Per sigma (rows) and seed (columns): the replicas' range of eps_g against the ODE's
+    +-TOLERANCE band; below each, the replicas' spread max / min."""
+    plt = pyplot()
+    sigmas = list(dict.fromkeys(r["sigma"] for r in table))
+    seeds = list(dict.fromkeys(r["seed"] for r in table))
+    fig, axes = plt.subplots(2 * len(sigmas), len(seeds), figsize=(4.3 * len(seeds), 4.6 * len(sigmas)),
+                             squeeze=False, sharex=True, gridspec_kw=dict(height_ratios=(3, 1.4) * len(sigmas)),
+                             constrained_layout=True)
+    for row, sigma in enumerate(sigmas):
+        for col, seed in enumerate(seeds):
+            sel = [r for r in table if r["sigma"] == sigma and r["seed"] == seed and r["t"] > 0]
+            t = np.array([r["t"] for r in sel])
+            ode = np.array([r["eg_ode"] for r in sel])
+            top, bottom = axes[2 * row][col], axes[2 * row + 1][col]
+            top.fill_between(t, (1 - TOLERANCE) * ode, (1 + TOLERANCE) * ode, color="0.85",
+                             label=f"ODE $\\pm${TOLERANCE:.0%}")
+            top.fill_between(t, [r["eg_min"] for r in sel], [r["eg_max"] for r in sel], color="C0", alpha=0.5,
+                             label=f"{sel[0]['replicas']} replicas: min to max")
+            top.loglog(t, ode, "k-", lw=1.2, label="ODE")
+            top.set_title(f"start of seed {seed}, $\\sigma$ = {sigma:g}", fontsize=10)
+            bottom.semilogx(t, [r["spread"] for r in sel], "C3o-", ms=2.5, lw=0.8)
+            bottom.axhline(COVERABLE_SPREAD, color="k", ls="--", lw=0.8)
+            for ax in (top, bottom):
+                ax.grid(alpha=0.3, which="both")
+            if col == 0:
+                top.set_ylabel(r"$\epsilon_g$ (eqs 5-8, noise-free)")
+                bottom.set_ylabel("replicas' max / min")
+    for ax in axes[-1]:
+        ax.set_xlabel("t = steps / N")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"Runs from one start on other data (SGD noise only), M = {cfg['M']}, K = {cfg['K']}, "
+                 f"N = {cfg['N']}: above the dashed line ({COVERABLE_SPREAD:.2g}) no single curve "
+                 f"is within $\\pm${TOLERANCE:.0%} of every replica", fontsize=10)
+    return save_figure(fig, stem)
 
 
 def plot_ensemble(ensemble: list[dict], cfg: dict, stem: Path) -> list[Path]:
