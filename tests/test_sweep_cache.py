@@ -156,3 +156,29 @@ def test_reports_start_when_their_runs_are_in_and_failures_are_named(tmp_path, c
     assert [f.name for f in files] == ["A.csv", "B.csv", "C.csv"] and incomplete == ["D", "E"]
     assert "report of target D failed: RuntimeError: broken figure" in caplog.text
     assert "target E not reported: 1 run(s) failed (never)" in caplog.text
+
+
+@pytest.mark.parametrize("in_flight, report_before_b", [(1, True), (None, False)])
+def test_bounded_submission_lets_work_from_on_result_run_before_queued_jobs(in_flight, report_before_b):
+    import concurrent.futures as cf
+
+    class Recording(cf.ThreadPoolExecutor):
+        """One worker, first in first out: the order of submission is the order of execution."""
+        submitted: list = []
+
+        def submit(self, fn, *args, **kwargs):
+            self.submitted.append(args[0].name if args and isinstance(args[0], Job) else "report of a")
+            return super().submit(fn, *args, **kwargs)
+
+    a = Job("a", MERGE, {"base": {"a": 1}, "override": {}}, cost=2.0)
+    b = Job("b", MERGE, {"base": {"b": 2}, "override": {}}, cost=1.0)
+    with Recording(max_workers=1) as pool:
+        pool.submitted = []
+
+        def on_result(key, result):
+            if key == a.key():
+                pool.submit(print, "report of a")
+
+        run_jobs([b, a], None, pool, progress=False, on_result=on_result, in_flight=in_flight)
+    assert pool.submitted[0] == "a"                                 # the expensive job first
+    assert (pool.submitted.index("report of a") < pool.submitted.index("b")) == report_before_b

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -86,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
             # Reports write into `out`, which a dask cluster's workers may not see: run those here.
             reports = Reports(plan, out, None if args.dask_scheduler else executor)
             reports.start_ready()
+            # Local pool: one queued run per worker, so a report that becomes ready goes next.
+            in_flight = None if args.dask_scheduler else 2 * (args.workers or os.cpu_count() or 1)
             _, summary = run_jobs(all_jobs, cache, executor, progress=not args.no_progress,
-                                        on_result=reports.job_done)
+                                  on_result=reports.job_done, in_flight=in_flight)
             written, incomplete = reports.finish()
     total = time.perf_counter() - start
     print(summary.line())

@@ -8,6 +8,7 @@ a sweep killed at any point keeps every run that had finished.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import logging
 import multiprocessing
 import os
@@ -76,14 +77,16 @@ def unique_jobs(jobs: list[Job]) -> list[Job]:
 
 
 def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None, *,
-             progress: bool = True, on_result: Callable[[str, dict], None] | None = None
-             ) -> tuple[dict[str, dict], RunSummary]:
+             progress: bool = True, on_result: Callable[[str, dict], None] | None = None,
+             in_flight: int | None = None) -> tuple[dict[str, dict], RunSummary]:
     """Run every job not already cached; return results keyed by :meth:`Job.key`.
 
     Jobs start in decreasing :attr:`Job.cost`, so the pool does not end on one
     long run. ``on_result(key, result)`` is called for each result as it becomes
-    available (cached ones first). A failing job is reported in the summary and
-    does not stop the others.
+    available (cached ones first). At most ``in_flight`` jobs are handed to the
+    executor at a time (default: all at once), so that work ``on_result``
+    submits to the same executor runs next instead of after every queued job.
+    A failing job is reported in the summary and does not stop the others.
     """
     on_result = on_result or (lambda key, result: None)
     start = time.perf_counter()
@@ -105,8 +108,7 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
             futures = None
             completed = ((job, _call(job)) for job in todo)
         else:
-            futures = {executor.submit(_execute, job): job for job in todo}
-            completed = ((futures[f], f) for f in cf.as_completed(futures))
+            completed = _bounded(executor, todo, in_flight or len(todo))
         for job, outcome in completed:
             try:
                 result = normalise(outcome.result())
@@ -125,6 +127,20 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
     bar.close()
     summary.seconds = time.perf_counter() - start
     return results, summary
+
+
+def _bounded(executor: cf.Executor, jobs: list[Job], limit: int):
+    """Yield ``(job, future)`` as jobs finish, keeping at most ``limit`` submitted and unfinished."""
+    if limit < 1:
+        raise ValueError(f"in_flight must be >= 1, got {limit}")
+    queue = iter(jobs)
+    running = {executor.submit(_execute, job): job for job in itertools.islice(queue, limit)}
+    while running:
+        done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+        for future in done:
+            yield running.pop(future), future
+            for job in itertools.islice(queue, 1):
+                running[executor.submit(_execute, job)] = job
 
 
 def normalise(result) -> dict:
