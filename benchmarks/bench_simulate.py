@@ -25,7 +25,8 @@ import time
 import numpy as np
 
 from tsdyn import conventions as cv
-from tsdyn.simulate import chunk_rows, simulate
+from tsdyn.simulate import simulate
+from tsdyn.streams import chunk_rows
 
 CONFIGS = ((2, 6), (5, 20))
 

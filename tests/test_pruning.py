@@ -10,11 +10,11 @@ from scipy.stats import binomtest, chisquare
 from tsdyn.closed_form import ideal_block_of, ideal_order_parameters
 from tsdyn.conventions import g
 from tsdyn.dpp import all_subsets
-from tsdyn.eg import eg, eg_of, test_mse_expected
+from tsdyn.eg import eg, eg_of
 from tsdyn.order_parameters import OrderParameters
 from tsdyn.pruning import (bernoulli_edge_mask, dpp_kernel, expected_edge_pruned, matched_edge_count,
                            node_prune_student, node_pruned, prune_order_parameters, prune_student_edges, prune_student_nodes, scaled,
-                           select_importance, select_nodes, select_random, subset_eg, test_half_mse)
+                           select_importance, select_nodes, select_random, subset_eg)
 
 
 def random_student(K=5, M=2, N=150, seed=0):
@@ -178,15 +178,6 @@ def test_edge_reweighting_scale_is_the_minimiser_over_A():
         prune_student_edges(w, v, wstar, vstar, mask[:, :10])
     with pytest.raises(ValueError, match="reweight must be one of"):
         prune_student_edges(w, v, wstar, vstar, mask, reweight="optimal")
-
-
-@pytest.mark.parametrize("sigma", [0.0, 0.25])
-def test_test_half_mse_estimates_eg_plus_half_sigma_squared(sigma):
-    w, v, wstar, vstar, rng = random_student(K=4, seed=7)
-    pruned = prune_student_nodes(w, v, wstar, vstar, [0, 2])
-    res = test_half_mse(pruned.w, pruned.v, wstar, vstar, 60_000, sigma=sigma, rng=rng, chunk=25_000)
-    assert res.n == 60_000
-    assert abs(res.mean - test_mse_expected(pruned.eg, sigma)) < 4 * res.stderr, (res, pruned.eg)
 
 
 def test_invalid_pruning_requests_raise():

@@ -4,8 +4,8 @@ import pytest
 
 from tsdyn.eg import eg_of
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.pruning import expected_edge_pruned, prune_student_nodes, test_half_mse
-from tsdyn.pruning_study import TestSet, TrainedStudent, edge_pruning_rows
+from tsdyn.pruning import expected_edge_pruned, prune_student_nodes
+from tsdyn.pruning_study import TrainedStudent, edge_pruning_rows, node_pruning_rows, student_test_set
 from tsdyn.targets.training import train, training_jobs
 
 
@@ -16,17 +16,20 @@ def student():
     return TrainedStudent(w, rng.standard_normal(4), wstar, np.array([4.0, 3.0]), sigma=0.3, seed=1)
 
 
-def test_test_set_moments_equal_direct_residuals_on_the_same_inputs(student):
-    # Same generator state and chunking: TestSet and pruning.test_half_mse draw the same inputs,
-    # one scores by second moments, the other by explicit residuals.
-    keep = np.array([0, 2, 3])
-    pruned = prune_student_nodes(student.w, student.v, student.wstar, student.vstar, keep, "optimal")
-    test = TestSet.draw(student, 3000, np.random.default_rng(9), chunk=700)
-    direct = test_half_mse(pruned.w, pruned.v, student.wstar, student.vstar, 3000, sigma=student.sigma,
-                           rng=np.random.default_rng(9), chunk=700)
-    assert test.half_mse(keep[None, :], pruned.v[None, :])[0] == pytest.approx(direct.mean, rel=1e-10)
-    with pytest.raises(ValueError, match="n must be an integer >= 1"):
-        TestSet.draw(student, 0, np.random.default_rng(0))
+def test_node_rows_score_the_test_set_of_each_pruned_student(student):
+    # The rows' test-set 1/2 MSE, by second moments, against the pruned weights scored input by input.
+    test = student_test_set(student, 3000, purpose=9)
+    rows = node_pruning_rows(student, [3], test=test, methods=("importance",))
+    from tsdyn.pruning import select_importance
+    from tsdyn.pruning_study import student_seed
+    from tsdyn.testset import TestSet
+
+    keep = select_importance(student.v, 3)
+    direct = TestSet.from_seed(student.wstar, student.vstar, sigma=student.sigma, n=3000, seed=student_seed(student, 9))
+    for row in rows:
+        reweight = {"none": None, "divnet": "divnet-post", "optimal": "optimal"}[row["reweight"]]
+        pruned = prune_student_nodes(student.w, student.v, student.wstar, student.vstar, keep, reweight)
+        assert row["test_half_mse"] == pytest.approx(direct.half_mse(pruned.w, pruned.v).mean, rel=1e-10)
 
 
 def test_edge_rows_are_reproducible_and_match_lemma6_and_real_masks(student):

@@ -12,18 +12,16 @@ is the principal submatrix Q_SS, the rows R_S and v_S (T and v* stay). Random
 edge pruning keeps each first-layer weight with probability c (a Bernoulli(c)
 mask); its expected network has the order parameters of Lemma 6. Reweighting
 is in :mod:`tsdyn.reweighting`. The GE of a pruned network is eqs 5-8
-(:func:`tsdyn.eg.eg`) of its order parameters; :func:`test_half_mse` measures
+(:func:`tsdyn.eg.eg`) of its order parameters; :mod:`tsdyn.testset` measures
 the test-set 1/2 MSE with noisy labels on fresh inputs.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from tsdyn.checks import check_array, check_int, check_real
-from tsdyn.conventions import network_output
 from tsdyn.dpp import data_kernel, divnet_kernel, principal_submatrices, sample_kdpp
 from tsdyn.eg import eg, eg_of
 from tsdyn.order_parameters import OrderParameters, as_vstar
@@ -244,43 +242,3 @@ def prune_student_edges(w: np.ndarray, v: np.ndarray, wstar: np.ndarray, vstar, 
     if reweight == "scale":
         params = scaled(params, edge_scale(params))
     return PrunedStudent(w_pruned, np.array(params.v), params, mask=mask)
-
-
-# ----------------------------------------------------------- test-set MSE
-@dataclass(frozen=True)
-class HalfMSE:
-    """Test-set 1/2 MSE: its mean over n inputs, the standard error of that mean, and n."""
-
-    mean: float
-    stderr: float
-    n: int
-
-
-def test_half_mse(w: np.ndarray, v: np.ndarray, wstar: np.ndarray, vstar, n: int, *, sigma: float,
-                  rng: np.random.Generator, chunk: int = 20_000) -> HalfMSE:
-    """1/2 mean of (phi_student(x) - y)^2 on n fresh inputs with noisy labels y = phi_teacher + sigma zeta.
-
-    Its expectation is eps_g + sigma^2 / 2 (:func:`tsdyn.eg.test_mse_expected`).
-    Inputs are drawn in chunks of ``chunk`` from ``rng``.
-    """
-    w = check_array("w", w, ndim=2)
-    wstar = check_array("wstar", wstar, shape=(None, w.shape[1]))
-    v = check_array("v", v, shape=(w.shape[0],))
-    vstar = as_vstar(vstar, wstar.shape[0])
-    n, chunk = check_int("n", n, low=2), check_int("chunk", chunk, low=1)
-    sigma = check_real("sigma", sigma, low=0.0)
-    total = total_sq = 0.0
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        x = rng.standard_normal((m, w.shape[1]))
-        labels = network_output(wstar, vstar, x) + sigma * rng.standard_normal(m)
-        loss = 0.5 * (network_output(w, v, x) - labels) ** 2
-        total += float(loss.sum())
-        total_sq += float(np.dot(loss, loss))
-    mean = total / n
-    var = max(total_sq / n - mean * mean, 0.0) * n / (n - 1)
-    return HalfMSE(mean, math.sqrt(var / n), n)
-
-
-test_half_mse.__test__ = False  # not a pytest test despite its name
-

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsdyn.checks import check_int
-from tsdyn.conventions import fields, g, network_output
 from tsdyn.dpp import kdpp_subsets, uniform_subsets
 from tsdyn.eg import eg_of
 from tsdyn.order_parameters import OrderParameters
 from tsdyn.pruning import (bernoulli_edge_mask, edge_scale, expected_edge_pruned, matched_edge_count,
                            prune_student_edges, reweighted_second_layer, scaled, select_importance, subset_eg)
+from tsdyn.testset import TestMoments, TestSet
 
 #: Node reweightings reported: none, DIVNET (post-activation, Mariet & Sra 2016), GE-optimal.
 NODE_REWEIGHTS = {"none": None, "divnet": "divnet-post", "optimal": "optimal"}
@@ -53,9 +53,20 @@ class TrainedStudent:
         return OrderParameters.from_weights(self.w, self.v, self.wstar, self.vstar)
 
 
+def student_seed(student: TrainedStudent, purpose: int) -> np.random.SeedSequence:
+    """An independent seed per (purpose, student seed, sigma): masks, test sets, subsets."""
+    return np.random.SeedSequence([purpose, student.seed, round(student.sigma * 1e6)])
+
+
 def student_rng(student: TrainedStudent, purpose: int) -> np.random.Generator:
-    """An independent generator per (purpose, student seed, sigma): masks, test sets, subsets."""
-    return np.random.default_rng(np.random.SeedSequence([purpose, student.seed, round(student.sigma * 1e6)]))
+    """A generator on :func:`student_seed`."""
+    return np.random.default_rng(student_seed(student, purpose))
+
+
+def student_test_set(student: TrainedStudent, n: int, purpose: int) -> TestMoments:
+    """The paper's test set (n noisy-label inputs) for this student, as seen by its first layer."""
+    test = TestSet.from_seed(student.wstar, student.vstar, sigma=student.sigma, n=n, seed=student_seed(student, purpose))
+    return test.moments(student.w)
 
 
 def node_subset_distributions(op: OrderParameters, k_n: int) -> dict:
@@ -63,7 +74,7 @@ def node_subset_distributions(op: OrderParameters, k_n: int) -> dict:
     return {"random": uniform_subsets(op.K, k_n), "dpp": kdpp_subsets(op.Q, k_n)}
 
 
-def node_pruning_rows(student: TrainedStudent, kn_values, *, test: "TestSet | None" = None,
+def node_pruning_rows(student: TrainedStudent, kn_values, *, test: TestMoments | None = None,
                       methods=("dpp", "importance", "random")) -> list[dict]:
     """Exact GE of DPP, importance and random node pruning for each k_n, each reweighting.
 
@@ -119,45 +130,3 @@ def edge_pruning_rows(student: TrainedStudent, kn_values, *, n_masks: int, seed:
                              eps_sem=float(np.std(masks, ddof=1) / math.sqrt(n_masks)) if n_masks > 1 else float("nan"),
                              eps_expected_network=float(exp_eps)))
     return rows
-
-
-@dataclass(frozen=True)
-class TestSet:
-    """A fixed test set of n noisy-label inputs, kept as its second moments.
-
-    With A = g(lambda) the (n, K) student activations and y the labels, the test
-    1/2 MSE of a student pruned to S with second layer u is
-    1/2 (u^T G_SS u - 2 u^T b_S + yy), G = A^T A / n, b = A^T y / n, yy = y.y / n,
-    so any number of pruned, reweighted students is scored exactly in O(k^2)
-    each, and memory does not grow with n.
-    """
-
-    G: np.ndarray
-    b: np.ndarray
-    yy: float
-    n: int
-
-    @classmethod
-    def draw(cls, student: TrainedStudent, n: int, rng: np.random.Generator, *, chunk: int = 20_000) -> "TestSet":
-        """n fresh Gaussian inputs, noisy labels y = phi_teacher(x) + sigma * zeta (the paper's test set)."""
-        n = check_int("n", n, low=1)
-        K, N = student.w.shape
-        G, b, yy = np.zeros((K, K)), np.zeros(K), 0.0
-        for start in range(0, n, chunk):
-            m = min(chunk, n - start)
-            x = rng.standard_normal((m, N))
-            activations = g(fields(student.w, x))
-            labels = network_output(student.wstar, student.vstar, x) + student.sigma * rng.standard_normal(m)
-            G += activations.T @ activations
-            b += activations.T @ labels
-            yy += float(labels @ labels)
-        return cls(G / n, b / n, yy / n, n)
-
-    def half_mse(self, subsets: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Test-set 1/2 MSE of each pruned student: (B, k) subsets with (B, k) second layers -> (B,)."""
-        subsets = np.atleast_2d(subsets)
-        G_S = self.G[subsets[:, :, None], subsets[:, None, :]]
-        quadratic = np.einsum("bi,bij,bj->b", v, G_S, v)
-        return 0.5 * (quadratic - 2.0 * np.einsum("bi,bi->b", v, self.b[subsets]) + self.yy)
-
-    __test__ = False

@@ -18,16 +18,16 @@ the label noise (drawn only if sigma > 0), the test inputs and the test label
 noise. ``data_seed`` (default: ``seed``) replaces the training-input and label-noise
 streams by those of ``SeedSequence(data_seed)``, so several runs can share one
 start (teacher and student) and differ only in their data: the SGD noise
-alone. The input and noise streams are chunked (:func:`fill_from_stream`):
-row s (the input of SGD step s) belongs to chunk s // R, R = :func:`chunk_rows`
-(N), drawn from that chunk's own child seed, so chunks can be drawn in
-parallel. Results are bitwise identical for the same seed on the same machine
+alone. The input and noise streams are chunked (:mod:`tsdyn.streams`):
+row s (the input of SGD step s) belongs to chunk s // R, R = ``chunk_rows(N)``,
+drawn from that chunk's own child seed, so chunks can be drawn in parallel.
+The test set is a :class:`tsdyn.testset.TestSet` on the last two streams.
+Results are bitwise identical for the same seed on the same machine
 and library versions, whatever the blocking of the chunks or the record times.
 """
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -45,10 +45,10 @@ from tsdyn.checks import DivergenceError, check_int, check_real
 from tsdyn.eg import eg as eg_closed_form
 from tsdyn.order_parameters import Q as overlap_Q, R as overlap_R, OrderParameters, as_vstar
 from tsdyn.sgd_kernel import DIVERGENCE_BOUND, FINITE, apply_pending, sgd_steps
+from tsdyn.streams import CHUNK_BYTES, chunk_rows, fill_from_stream
+from tsdyn.testset import TestSet
 from tsdyn.trajectory import Trajectory, record_grid
 
-#: Size of one chunk of the input streams (also the unit of drawing and training).
-CHUNK_BYTES = 4 * 2**20
 #: Threads drawing inputs (at most; fewer if fewer cores are available).
 MAX_DRAW_THREADS = 2
 #: Memory budget for the student weights kept for the test-set error.
@@ -56,7 +56,7 @@ SNAPSHOT_BYTES = 4 * 2**20
 STREAMS = ("teacher", "student", "inputs", "label_noise", "test_inputs", "test_noise")
 #: Names the random input stream: it changes whenever the chunking (and so every run) does.
 #: Cached results record it, so a new stream never reuses old runs.
-STREAM_VERSION = f"seedseq-spawn6-chunk{CHUNK_BYTES}"
+STREAM_VERSION = f"seedseq-spawn6-chunk{CHUNK_BYTES}"  # CHUNK_BYTES of tsdyn.streams
 
 
 def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DEFAULT_LR,
@@ -188,30 +188,6 @@ def _streams(seed: int, data_seed: int) -> dict[str, np.random.SeedSequence]:
     return streams
 
 
-def chunk_rows(N: int) -> int:
-    """Rows R of one chunk of the input streams: :data:`CHUNK_BYTES` of float64 inputs of dimension N."""
-    return max(1, CHUNK_BYTES // (8 * N))
-
-
-def fill_from_stream(parent: np.random.SeedSequence, rows_per_chunk: int, first_row: int,
-                     out: np.ndarray) -> np.ndarray:
-    """Fill ``out`` with rows ``first_row, first_row + 1, ...`` of a chunked Gaussian stream.
-
-    Rows c*R .. (c+1)*R - 1 of the stream (R = ``rows_per_chunk``) are drawn by
-    ``default_rng`` of the c-th child of ``parent`` (the child ``parent.spawn``
-    would return), so chunks can be drawn in any order by any thread and the
-    values never depend on how a caller blocks them. ``first_row`` must start
-    a chunk; ``out`` has shape (rows, N) or (rows,).
-    """
-    if first_row % rows_per_chunk:
-        raise ValueError(f"first_row must be a multiple of rows_per_chunk = {rows_per_chunk}, got {first_row}")
-    for lo in range(0, out.shape[0], rows_per_chunk):
-        chunk = (first_row + lo) // rows_per_chunk
-        child = np.random.SeedSequence(parent.entropy, spawn_key=parent.spawn_key + (chunk,))
-        np.random.default_rng(child).standard_normal(out=out[lo:lo + rows_per_chunk])
-    return out
-
-
 def _draw_threads() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
@@ -275,17 +251,14 @@ class _Recorder:
 
 
 class _TestSetError:
-    """1/2 MSE of the student against noisy teacher labels y = phi_t + sigma*zeta on one test set.
+    """The test-set 1/2 MSE (:class:`tsdyn.testset.TestSet`) at every record time.
 
-    The test inputs are never all in memory (80 000 x 500 would take 320 MB):
-    the weights of up to :data:`SNAPSHOT_BYTES` worth of record times are
-    collected, then the test set is regenerated chunk by chunk from its stream
-    and evaluated for all of them with one matrix product per chunk.
+    The weights of up to :data:`SNAPSHOT_BYTES` worth of record times are
+    collected, then scored together in one pass over the (regenerated) test set.
     """
 
-    def __init__(self, n: int, streams: dict, wstar: np.ndarray, vstar: np.ndarray, sigma: float):
-        self.n, self.streams = n, streams
-        self.wstar, self.vstar, self.sigma = wstar, vstar, sigma
+    def __init__(self, test_set: TestSet):
+        self.test_set = test_set
         self.snapshots: list[tuple[np.ndarray, np.ndarray]] = []
         self.values: list[float] = []
 
@@ -295,25 +268,10 @@ class _TestSetError:
             self.flush()
 
     def flush(self) -> None:
-        if not self.snapshots:
-            return
-        W = np.stack([w for w, _ in self.snapshots])                  # (G, K, N)
-        V = np.stack([v for _, v in self.snapshots])                  # (G, K)
-        G, K, N = W.shape
-        W_rows = W.reshape(G * K, N).T / math.sqrt(N)
-        R = chunk_rows(N)
-        X, z = np.empty((R, N)), np.zeros(R)
-        sse = np.zeros(G)
-        for start in range(0, self.n, R):
-            c = min(R, self.n - start)
-            fill_from_stream(self.streams["test_inputs"], R, start, X[:c])
-            if self.sigma > 0:
-                fill_from_stream(self.streams["test_noise"], R, start, z[:c])
-            y = cv.network_output(self.wstar, self.vstar, X[:c]) + self.sigma * z[:c]
-            student = np.einsum("cgk,gk->cg", cv.g(X[:c] @ W_rows).reshape(c, G, K), V)
-            sse += np.sum((student - y[:, None]) ** 2, axis=0)
-        self.values.extend(0.5 * sse / self.n)
-        self.snapshots = []
+        if self.snapshots:
+            W, V = (np.stack(arrays) for arrays in zip(*self.snapshots))
+            self.values.extend(self.test_set.half_mse_of_many(W, V))
+            self.snapshots = []
 
     def result(self) -> np.ndarray:
         self.flush()
@@ -342,7 +300,10 @@ def _run(cfg: dict, record_steps: np.ndarray, mask: np.ndarray | None, *, progre
     # OrderParameters freezes the arrays it is given: hand it copies of the live state.
     initial = OrderParameters.from_weights(w, v.copy(), wstar, vstar.copy())
     mask_f = None if mask is None else mask.astype(np.float64)
-    test = _TestSetError(cfg["test_samples"], streams, wstar, vstar, sigma) if cfg["test_samples"] else None
+    test = None
+    if cfg["test_samples"]:
+        test = _TestSetError(TestSet(wstar, vstar, sigma, cfg["test_samples"], streams["test_inputs"],
+                                     streams["test_noise"]))
     recorder = _Recorder(record_steps, K, wstar, test)
     pending, x_prev = np.zeros(K), np.zeros(N)      # kernel state: w "now" is w + pending (x) x_prev
     rate_w, rate_v = cv.first_layer_rate(cfg["lr"], N), cv.second_layer_rate(cfg["lr2"], N)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tsdyn.outputs import pyplot, save_figure, write_rows
-from tsdyn.pruning_study import TestSet, TrainedStudent, node_pruning_rows, student_rng
+from tsdyn.pruning_study import TrainedStudent, node_pruning_rows, student_test_set
 from tsdyn.sweep.job import Job
 from tsdyn.targets.training import training_jobs, training_name
 
@@ -43,7 +43,7 @@ def rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
     for student in students(cfg, results):
         test = None
         if cfg.get("test_samples", 0):
-            test = TestSet.draw(student, int(cfg["test_samples"]), student_rng(student, TEST_SET_SEED))
+            test = student_test_set(student, int(cfg["test_samples"]), TEST_SET_SEED)
         table += node_pruning_rows(student, range(1, cfg["K"] + 1), test=test)
     return table
 
