@@ -164,7 +164,7 @@ def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma:
     y0 = pack(params.Q, params.R, params.v)
     info = dict(lr=lr, lr2=lr2, sigma=sigma, train_second_layer=bool(train_second_layer))
     bar = tqdm(total=float(record[-1]), disable=not progress, desc="ode", unit="t",
-               bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
+               bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}]")  # no ETA: steps are not linear in t
     started = time.perf_counter()
     # An arcsin argument beyond +-1 is the domain guard's business, not a warning's.
     with bar, np.errstate(invalid="ignore"):
