@@ -77,6 +77,16 @@ def test_dask_cluster_gives_the_same_results_as_the_process_pool(tmp_path):
     assert (local / "fig2a.csv").read_text() == (remote / "fig2a.csv").read_text()
 
 
+@pytest.mark.slow
+def test_serial_and_pool_write_byte_identical_tables(tmp_path):
+    # fig2b (K = 20) has BLAS calls large enough to be threaded: their last digits must not depend
+    # on the process (this one, or a pool worker) that ran the job or the report.
+    common = ["fig2b", "--quick", "--no-cache", "--no-progress"]
+    assert main(common + ["--serial", "--out", str(tmp_path / "serial")]) == 0
+    assert main(common + ["--workers", "2", "--out", str(tmp_path / "pool")]) == 0
+    assert (tmp_path / "serial" / "fig2b.csv").read_bytes() == (tmp_path / "pool" / "fig2b.csv").read_bytes()
+
+
 def test_rerun_reuses_everything_and_summary_says_so(tmp_path, capsys):
     sims = tiny_sims(tmp_path)
     args = ["fig2a", "--sims", str(sims), "--out", str(tmp_path / "o"), "--serial", "--no-progress"]

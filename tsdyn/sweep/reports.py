@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Callable
 
 from tsdyn.sweep.job import Job
+from tsdyn.sweep.runner import single_threaded_blas
 
 log = logging.getLogger("tsdyn.sweep")
 
 
 def write_report(module_name: str, cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     """Call ``tsdyn.targets.<module_name>.report``; top-level so that it pickles for process pools."""
-    return importlib.import_module(f"tsdyn.targets.{module_name}").report(cfg, results, out)
+    with single_threaded_blas():
+        return importlib.import_module(f"tsdyn.targets.{module_name}").report(cfg, results, out)
 
 
 class Reports:

@@ -42,7 +42,23 @@ class RunSummary:
 
 def _execute(job: Job) -> dict:
     # Top-level so that it pickles for process pools and dask workers alike.
-    return job.run()
+    with single_threaded_blas():
+        return job.run()
+
+
+def single_threaded_blas():
+    """One BLAS thread for a job or a report, in whatever process runs it.
+
+    A BLAS call sums in an order that depends on its thread count, so the last
+    digits of a result would depend on where it ran (pool worker, this process,
+    a dask worker); with one thread everywhere the CSVs are byte-identical. The
+    pool already uses every core. threadpoolctl does this at run time for
+    OpenBLAS, MKL and BLIS alike, after numpy is imported, which an environment
+    variable cannot.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 @contextmanager
@@ -160,7 +176,7 @@ def _call(job: Job) -> cf.Future:
     # The serial path goes through the same Future interface as the pools.
     future: cf.Future = cf.Future()
     try:
-        future.set_result(job.run())
+        future.set_result(_execute(job))
     except Exception as exc:  # noqa: BLE001
         future.set_exception(exc)
     return future
