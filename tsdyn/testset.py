@@ -114,10 +114,10 @@ class TestSet:
 
     def _loss_sums(self, w: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         G, K, N = w.shape
-        w_columns = w.reshape(G * K, N).T / math.sqrt(N)            # all students' fields in one product
+        all_nodes = w.reshape(G * K, N)                  # every student's fields in one product
         total, total_sq = np.zeros(G), np.zeros(G)
         for x, y in self.chunks():
-            outputs = np.einsum("cgk,gk->cg", g(x @ w_columns).reshape(len(x), G, K), v)
+            outputs = np.einsum("cgk,gk->cg", g(fields(all_nodes, x)).reshape(len(x), G, K), v)
             loss = 0.5 * (outputs - y[:, None]) ** 2
             total += loss.sum(axis=0)
             total_sq += (loss * loss).sum(axis=0)
