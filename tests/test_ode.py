@@ -305,9 +305,26 @@ def test_ode_vs_sim_replicas_share_the_start_and_their_range_is_reported(tmp_pat
         for i, row in enumerate(rows):
             assert (row["eg_min"], row["eg_max"], row["eg_ode"]) == (eg[:, i].min(), eg[:, i].max(), ode[i])
             assert row["fraction_within_tolerance"] == pytest.approx(np.mean(np.abs(eg[:, i] / ode[i] - 1) <= 0.2))
-    for summary in ode_vs_sim.replica_summary(table):
+    for summary in ode_vs_sim.replica_summary(cfg, results):
         sel = [r for r in table if r["seed"] == summary["seed"] and r["t"] >= 1]
         assert summary["largest_spread"] == max(r["spread"] for r in sel)
         assert summary["coverable"] == (summary["largest_spread"] <= 1.5)
+        runs = [results[training_name(cfg, 0.0, summary["seed"], ds)] for ds in replica_data_seeds(summary["seed"], 3)]
+        ode = ode_vs_sim.integrate_from(runs[0], lr=0.5, sigma=0.0)
+        later = ode["times"] >= 1
+        always = [bool(np.all(np.abs(run["eg"][later] / ode["eg_ode"][later] - 1) <= 0.2)) for run in runs]
+        assert summary["replicas_always_within"] == sum(always)
     names = {p.name for p in ode_vs_sim.report(cfg, results, tmp_path)}
     assert {"ode_vs_sim_replicas.csv", "ode_vs_sim_replicas_summary.csv", "ode_vs_sim_replicas.png"} <= names
+
+
+def test_replica_summary_counts_replicas_within_at_every_time_not_per_time(monkeypatch):
+    from tsdyn.targets import ode_vs_sim
+
+    # Replica 0 misses at t = 1, replica 1 at t = 2, replica 2 never: one replica is within throughout,
+    # although at each single time two of three are.
+    eg = np.array([[1.4, 1.0], [1.0, 1.3], [1.0, 1.0]])
+    monkeypatch.setattr(ode_vs_sim, "replica_runs", lambda *args: (np.array([1.0, 2.0]), eg, np.ones(2)))
+    (summary,) = ode_vs_sim.replica_summary(dict(replica_sigmas=[0.0], seeds=[0]), {})
+    assert summary["replicas_always_within"] == 1
+    assert summary["largest_spread"] == 1.4 and summary["at_t"] == 1.0 and summary["coverable"]
