@@ -318,6 +318,14 @@ def test_ode_vs_sim_replicas_share_the_start_and_their_range_is_reported(tmp_pat
     assert {"ode_vs_sim_replicas.csv", "ode_vs_sim_replicas_summary.csv", "ode_vs_sim_replicas.png"} <= names
 
 
+def test_replica_data_seeds_are_distinct_and_start_with_the_run_itself():
+    from tsdyn.targets.training import replica_data_seeds
+
+    assert replica_data_seeds(0, 4) == [0, 10001, 10002, 10003]
+    assert replica_data_seeds(10002, 4) == [10002, 10001, 10003, 10004]  # a seed among them is not repeated
+    assert replica_data_seeds(3, 1) == [3]
+
+
 def test_replica_summary_counts_replicas_within_at_every_time_not_per_time(monkeypatch):
     from tsdyn.targets import ode_vs_sim
 

@@ -11,6 +11,8 @@ seed`` is the run itself, trained once.
 """
 from __future__ import annotations
 
+import itertools
+
 from tsdyn.sweep.job import Job
 
 
@@ -43,8 +45,9 @@ REPLICA_DATA_SEED_BASE = 10_000
 
 
 def replica_data_seeds(seed: int, replicas: int) -> list[int]:
-    """The data seeds of ``replicas`` runs from the start of ``seed``: the run itself first."""
-    return [int(seed)] + [REPLICA_DATA_SEED_BASE + r for r in range(1, int(replicas))]
+    """The data seeds of ``replicas`` runs from the start of ``seed``: the run itself first, all distinct."""
+    others = (d for d in itertools.count(REPLICA_DATA_SEED_BASE + 1) if d != int(seed))
+    return [int(seed)] + list(itertools.islice(others, int(replicas) - 1))
 
 
 def replica_jobs(cfg: dict, sigma: float, replicas: int) -> list[Job]:
