@@ -24,7 +24,7 @@ import numpy as np
 from tsdyn.checks import check_array, check_int, check_real
 from tsdyn.dpp import data_kernel, divnet_kernel, principal_submatrices, sample_kdpp
 from tsdyn.eg import eg, eg_of
-from tsdyn.order_parameters import OrderParameters, as_vstar
+from tsdyn.order_parameters import OrderParameters
 from tsdyn.reweighting import activation_covariance, divnet_second_layer, optimal_scale, optimal_second_layer
 
 NODE_METHODS = ("random", "importance", "dpp")

@@ -121,7 +121,6 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
     bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo, dynamic_ncols=True)
     if todo:
         if executor is None:
-            futures = None
             completed = ((job, _call(job)) for job in todo)
         else:
             completed = _bounded(executor, todo, in_flight or len(todo))
