@@ -255,12 +255,19 @@ def test_ode_vs_sim_target_writes_the_table_and_figure(tmp_path):
     assert len({job.name for job in jobs}) == 2 and all(job.func == "tsdyn.targets.training:train" for job in jobs)
     results = {job.name: job.run() for job in jobs}
     paths = ode_vs_sim.report(cfg, results, tmp_path)
-    assert {p.name for p in paths} == {"ode_vs_sim.csv", "ode_vs_sim.png", "ode_vs_sim.pdf"}
+    assert {p.name for p in paths} == {"ode_vs_sim.csv", "ode_vs_sim.png", "ode_vs_sim.pdf", "ode_vs_sim.md"}
     header, rows = read_csv(tmp_path / "ode_vs_sim.csv")
     assert header == ["seed", "sigma", "t", "eg_sim", "eg_ode", "rel_diff"]
     assert len(rows) == sum(len(r["times"]) for r in results.values())
     for row in rows:
         assert float(row[5]) == pytest.approx(float(row[3]) / float(row[4]) - 1, rel=1e-12, abs=1e-15)
+    verdicts = (tmp_path / "ode_vs_sim.md").read_text()
+    for sigma in ("0", "0.25"):                       # the worst |sim/ODE - 1| on t >= 1, and its verdict
+        worst = max(abs(float(r[5])) for r in rows if r[1] == ("0.0" if sigma == "0" else sigma) and float(r[2]) >= 1)
+        line = next(line for line in verdicts.splitlines() if line.startswith(f"| {sigma} | 0 |"))
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        assert float(cells[4]) == pytest.approx(worst, abs=5e-4)
+        assert cells[6] == ("holds" if worst <= 0.2 else "**fails**")
 
 
 def test_ode_vs_sim_ensemble_statistics_match_the_per_run_table(tmp_path):
