@@ -149,14 +149,14 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     if ensemble:
         paths.append(write_rows(ensemble, Path(out) / "ode_vs_sim_ensemble.csv"))
         paths += plot_ensemble(ensemble, cfg, Path(out) / "ode_vs_sim_ensemble")
-    replicas = replica_rows(cfg, results)
+    replicas, summary = replica_rows(cfg, results), replica_summary(cfg, results)
     if replicas:
         paths.append(write_rows(replicas, Path(out) / "ode_vs_sim_replicas.csv"))
-        paths.append(write_rows(replica_summary(cfg, results), Path(out) / "ode_vs_sim_replicas_summary.csv"))
+        paths.append(write_rows(summary, Path(out) / "ode_vs_sim_replicas_summary.csv"))
         paths += plot_replicas(replicas, cfg, Path(out) / "ode_vs_sim_replicas")
     path = Path(out) / "ode_vs_sim.md"
     with atomic_open(path, "w") as fh:
-        fh.write(verdicts(cfg, table, ensemble, replica_summary(cfg, results) if replicas else []))
+        fh.write(verdicts(cfg, table, ensemble, summary))
     return paths + [path]
 
 
