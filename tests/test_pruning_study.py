@@ -4,9 +4,11 @@ import pytest
 
 from tsdyn.eg import eg_of
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.pruning import expected_edge_pruned, prune_student_nodes
-from tsdyn.pruning_study import TrainedStudent, edge_pruning_rows, node_pruning_rows, student_test_set
+from tsdyn.pruning import expected_edge_pruned, prune_student_nodes, select_importance
+from tsdyn.pruning_study import (NODE_REWEIGHTS, TrainedStudent, edge_pruning_rows, node_pruning_rows, student_seed,
+                                 student_test_set)
 from tsdyn.targets.training import train, training_jobs
+from tsdyn.testset import TestSet
 
 
 @pytest.fixture(scope="module")
@@ -20,15 +22,11 @@ def test_node_rows_score_the_test_set_of_each_pruned_student(student):
     # The rows' test-set 1/2 MSE, by second moments, against the pruned weights scored input by input.
     test = student_test_set(student, 3000, purpose=9)
     rows = node_pruning_rows(student, [3], test=test, methods=("importance",))
-    from tsdyn.pruning import select_importance
-    from tsdyn.pruning_study import student_seed
-    from tsdyn.testset import TestSet
-
     keep = select_importance(student.v, 3)
     direct = TestSet.from_seed(student.wstar, student.vstar, sigma=student.sigma, n=3000, seed=student_seed(student, 9))
     for row in rows:
-        reweight = {"none": None, "divnet": "divnet-post", "optimal": "optimal"}[row["reweight"]]
-        pruned = prune_student_nodes(student.w, student.v, student.wstar, student.vstar, keep, reweight)
+        pruned = prune_student_nodes(student.w, student.v, student.wstar, student.vstar, keep,
+                                     NODE_REWEIGHTS[row["reweight"]])
         assert row["test_half_mse"] == pytest.approx(direct.half_mse(pruned.w, pruned.v).mean, rel=1e-10)
 
 
