@@ -2,7 +2,7 @@
 
 The grid is Z = 4..30 x 501 values of c in [0, 1/Z], both theorems (the
 differences of Theorem 2, eq 9 - eq 11, and of Theorem 3, eq 10 - min_A eq 15).
-(a) one vectorised call, :func:`tsdyn.theorems.fig4_table` (which also returns
+(a) one vectorised call, :func:`tsdyn.pruning.theorems.fig4_table` (which also returns
 every GE column and A*), best of ``--repeats``; (b) the same two differences
 computed point by point in a Python double loop over (Z, c), calling
 :func:`theorem2_difference` and :func:`theorem3_difference` on scalars. Target:
@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from tsdyn.theorems import c_grid, fig4_table, theorem2_difference, theorem3_difference
+from tsdyn.pruning.theorems import c_grid, fig4_table, theorem2_difference, theorem3_difference
 
 Z_VALUES = range(4, 31)
 TARGET_SECONDS = 0.050

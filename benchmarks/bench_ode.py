@@ -4,7 +4,7 @@ In one process, for (M, K) = (2, 6) and (5, 20), from the simulator's initial
 state for seed 0 (paper init: w*, w, v ~ N(0, 1), v* = 4, N = 500), to t = 1600:
 
 * reference: DOP853 at rtol = 1e-11, atol = 1e-14 (sigma = 0 and 0.25);
-* the defaults of :func:`tsdyn.ode.integrate` (best of ``--repeats``): wall
+* the defaults of :func:`tsdyn.dynamics.ode.integrate` (best of ``--repeats``): wall
   time, RHS and Jacobian evaluations, and the largest relative GE error
   against the reference over all record times (target: <= 1e-6);
 * fixed-step explicit Euler at dt = 0.01 on the same RHS (the existing codes'
@@ -37,8 +37,8 @@ import timeit  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tsdyn.ode import DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, DEFAULT_TMAX, integrate  # noqa: E402
-from tsdyn.ode_rhs import OdeRhs, pack  # noqa: E402
+from tsdyn.dynamics.ode import DEFAULT_ATOL, DEFAULT_METHOD, DEFAULT_RTOL, DEFAULT_TMAX, integrate  # noqa: E402
+from tsdyn.dynamics.ode_rhs import OdeRhs, pack  # noqa: E402
 from tsdyn.simulate import simulate  # noqa: E402
 
 CONFIGS = ((2, 6), (5, 20))

@@ -26,7 +26,7 @@ import numpy as np
 
 from tsdyn import conventions as cv
 from tsdyn.simulate import simulate
-from tsdyn.streams import chunk_rows
+from tsdyn.dynamics.streams import chunk_rows
 
 CONFIGS = ((2, 6), (5, 20))
 

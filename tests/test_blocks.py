@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from tsdyn.blocks import ansatz_deviation, assign_blocks
-from tsdyn.closed_form import ideal_block_of, ideal_order_parameters
+from tsdyn.pruning.blocks import ansatz_deviation, assign_blocks
+from tsdyn.pruning.closed_form import ideal_block_of, ideal_order_parameters
 from tsdyn.order_parameters import OrderParameters
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from tsdyn import closed_form as cf
-from tsdyn.dpp import kdpp_subsets, uniform_subsets
+from tsdyn.pruning import closed_form as cf
+from tsdyn.pruning.dpp import kdpp_subsets, uniform_subsets
 from tsdyn.eg import eg_of
-from tsdyn.pruning import expected_edge_pruned, node_pruned, scaled, subset_eg
+from tsdyn.pruning.operators import expected_edge_pruned, node_pruned, scaled, subset_eg
 
 EXACT = 1e-12
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from tsdyn.closed_form import ideal_block_of, ideal_order_parameters
+from tsdyn.pruning.closed_form import ideal_block_of, ideal_order_parameters
 from tsdyn.conventions import g
-from tsdyn.dpp import (all_subsets, data_kernel, divnet_kernel, elementary_symmetric, kdpp_subsets,
+from tsdyn.pruning.dpp import (all_subsets, data_kernel, divnet_kernel, elementary_symmetric, kdpp_subsets,
                        sample_kdpp, uniform_subsets)
 
 

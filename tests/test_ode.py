@@ -7,8 +7,8 @@ import pytest
 
 from tsdyn.conventions import g, g_prime
 from tsdyn.integrals import I2_matrix, I3_tensor, I4_tensor, J2_matrix
-from tsdyn.ode import in_domain, integrate, main
-from tsdyn.ode_rhs import OdeRhs, pack, unpack
+from tsdyn.dynamics.ode import in_domain, integrate, main
+from tsdyn.dynamics.ode_rhs import OdeRhs, pack, unpack
 from tsdyn.order_parameters import OrderParameters, check_psd
 from tsdyn.trajectory import Trajectory
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from tsdyn import path_kernel as pk
+from tsdyn.pathkernel import kernel as pk
 
 
 def small_network(K=3, N=5, seed=0, density=0.6):

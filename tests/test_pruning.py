@@ -7,12 +7,12 @@ import pytest
 from scipy.optimize import minimize, minimize_scalar
 from scipy.stats import binomtest, chisquare
 
-from tsdyn.closed_form import ideal_block_of, ideal_order_parameters
+from tsdyn.pruning.closed_form import ideal_block_of, ideal_order_parameters
 from tsdyn.conventions import g
-from tsdyn.dpp import all_subsets
+from tsdyn.pruning.dpp import all_subsets
 from tsdyn.eg import eg, eg_of
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.pruning import (bernoulli_edge_mask, dpp_kernel, expected_edge_pruned, matched_edge_count,
+from tsdyn.pruning.operators import (bernoulli_edge_mask, dpp_kernel, expected_edge_pruned, matched_edge_count,
                            node_prune_student, node_pruned, prune_order_parameters, prune_student_edges, prune_student_nodes, scaled,
                            select_importance, select_nodes, select_random, subset_eg)
 

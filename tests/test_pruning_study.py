@@ -4,11 +4,11 @@ import pytest
 
 from tsdyn.eg import eg_of
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.pruning import expected_edge_pruned, prune_student_nodes, select_importance
-from tsdyn.pruning_study import (NODE_REWEIGHTS, TrainedStudent, edge_pruning_rows, node_pruning_rows, student_seed,
+from tsdyn.pruning.operators import expected_edge_pruned, prune_student_nodes, select_importance
+from tsdyn.pruning.study import (NODE_REWEIGHTS, TrainedStudent, edge_pruning_rows, node_pruning_rows, student_seed,
                                  student_test_set)
 from tsdyn.targets.training import train, training_jobs
-from tsdyn.testset import TestSet
+from tsdyn.dynamics.testset import TestSet
 
 
 @pytest.fixture(scope="module")

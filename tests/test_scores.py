@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from tsdyn import scores as sc
-from tsdyn.path_kernel import LayerArrays
+from tsdyn.pathkernel import scores as sc
+from tsdyn.pathkernel.kernel import LayerArrays
 
 
 def setup(K=3, N=6, n=40, seed=0, masked=True):

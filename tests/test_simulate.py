@@ -131,9 +131,9 @@ def test_data_seed_keeps_the_start_and_changes_only_the_data():
 def test_results_do_not_depend_on_blocking_threads_or_record_times(monkeypatch):
     import tsdyn.simulate as sim
 
-    import tsdyn.streams
+    import tsdyn.dynamics.streams
 
-    monkeypatch.setattr(tsdyn.streams, "CHUNK_BYTES", 8 * 100 * 64)  # 64-row chunks: many block boundaries
+    monkeypatch.setattr(tsdyn.dynamics.streams, "CHUNK_BYTES", 8 * 100 * 64)  # 64-row chunks: many block boundaries
     kw = dict(N=100, M=2, K=5, steps=1000, seed=1, sigma=0.3)
     reference = simulate(times=[0.0, 10.0], **kw)
     monkeypatch.setattr(sim, "MAX_DRAW_THREADS", 1)

@@ -130,3 +130,21 @@ def test_fig2a_rows_agree_with_independent_pruning_of_the_weights(tmp_path):
     assert by_key[("importance", "none", 1)] == pytest.approx(direct[importance], rel=1e-12)
     Q = w @ w.T / 60  # 1-DPP with kernel Q picks node i with probability Q_ii / tr Q
     assert by_key[("dpp", "none", 1)] == pytest.approx(np.dot(np.diag(Q), direct) / np.trace(Q), rel=1e-10)
+
+
+def test_experiments_ship_with_the_package(tmp_path, monkeypatch):
+    """From a folder without sims/, the sweep finds the packaged TOMLs; --list names every target."""
+    import subprocess
+    import sys
+
+    from tsdyn.sweep.config import TARGETS, find_sims_dir
+
+    monkeypatch.chdir(tmp_path)
+    sims = find_sims_dir()
+    assert sorted(p.stem for p in sims.glob("*.toml")) == sorted(TARGETS)
+    (tmp_path / "sims").mkdir()
+    assert find_sims_dir() == tmp_path / "sims"            # a local sims/ overrides the packaged ones
+    out = subprocess.run([sys.executable, "-m", "tsdyn.sweep", "--list"], capture_output=True, text=True,
+                         cwd=tmp_path, check=True).stdout.splitlines()
+    assert [line.split()[0] for line in out] == list(TARGETS)
+    assert all(len(line.split(maxsplit=1)) == 2 for line in out)

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-import tsdyn.streams
+import tsdyn.dynamics.streams
 from tsdyn.conventions import network_output
 from tsdyn.eg import eg_of, test_mse_expected
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.streams import fill_from_stream
-from tsdyn.testset import TestSet
+from tsdyn.dynamics.streams import fill_from_stream
+from tsdyn.dynamics.testset import TestSet
 
 
 def teacher_and_student(K=4, M=2, N=120, seed=0):
@@ -27,7 +27,7 @@ def test_half_mse_estimates_eg_plus_half_sigma_squared(sigma):
 
 
 def test_chunks_are_the_streams_rows_with_noisy_teacher_labels(monkeypatch):
-    monkeypatch.setattr(tsdyn.streams, "CHUNK_BYTES", 8 * 120 * 64)    # 64-row chunks; n is not a multiple
+    monkeypatch.setattr(tsdyn.dynamics.streams, "CHUNK_BYTES", 8 * 120 * 64)    # 64-row chunks; n is not a multiple
     _, _, wstar, vstar = teacher_and_student()
     test = TestSet.from_seed(wstar, vstar, sigma=0.3, n=1000, seed=1)
     chunks = [(x.copy(), y.copy()) for x, y in test.chunks()]

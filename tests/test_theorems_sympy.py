@@ -1,5 +1,5 @@
 """Symbolic proofs (sympy) of Lemmas 3 and 4, the corrected Theorem 1 identity and the Theorem 3 minimum,
-and the numerical theorem checks of tsdyn.theorems against them.
+and the numerical theorem checks of tsdyn.pruning.theorems against them.
 
 The symbolic GEs are assembled term by term from eqs 6-8: each sum over node pairs
 is split into classes of equal terms (same block / other block, diagonal / off
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from tsdyn import closed_form as cf
-from tsdyn.theorems import (FIG4_COLUMNS, check_theorem2, check_theorem3, fig4_table, partitions,
+from tsdyn.pruning import closed_form as cf
+from tsdyn.pruning.theorems import (FIG4_COLUMNS, check_theorem2, check_theorem3, fig4_table, partitions,
                             theorem1_margins, theorem2_difference, theorem3_difference)
 
 c, Z, M, vs, l, A = sp.symbols("c Z M vstar l A", positive=True)

@@ -6,7 +6,7 @@ For jointly Gaussian fields with covariance C,
   (Saad & Solla 1995; Goldt et al. 2019, eq. S26 / (B1)),
 * I3 = E[g'(u) v g(w)], I4 = E[g'(u) g'(v) g(w) g(z)], J2 = E[g'(u) g'(v)]:
   the averages of the order-parameter ODEs (Saad & Solla 1995 appendix;
-  Goldt et al. 2019 supplement), used by :mod:`tsdyn.ode_rhs`; each is checked
+  Goldt et al. 2019 supplement), used by :mod:`tsdyn.dynamics.ode_rhs`; each is checked
   against Monte Carlo in tests/test_integrals.py.
 
 Each takes the entries of the covariance of the fields involved and broadcasts

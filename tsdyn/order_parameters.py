@@ -3,7 +3,7 @@
 Q_ik = w_i . w_k / N,  R_in = w_i . w*_n / N,  T_nm = w*_n . w*_m / N
 (pruning paper Sec. 2, with erratum 5: the teacher-teacher overlap is T).
 Together with the second-layer weights v (student) and v* (teacher) they fix the
-generalisation error (:mod:`tsdyn.eg`) and obey closed ODEs (:mod:`tsdyn.ode`).
+generalisation error (:mod:`tsdyn.eg`) and obey closed ODEs (:mod:`tsdyn.dynamics.ode`).
 """
 from __future__ import annotations
 

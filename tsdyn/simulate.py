@@ -3,7 +3,7 @@
 The student phi_s(x) = sum_k v_k g(w_k.x/sqrt N) learns, one fresh Gaussian
 input per step, from the teacher phi_t(x) = sum_m v*_m g(w*_m.x/sqrt N) with
 labels y = phi_t(x) + sigma*zeta (pruning paper Sec. 2 and 4; Goldt et al. 2019;
-NOTES.md). The step itself lives in :mod:`tsdyn.sgd_kernel`; this module draws
+NOTES.md). The step itself lives in :mod:`tsdyn.dynamics.sgd_kernel`; this module draws
 the inputs, records the order parameters and builds the :class:`Trajectory`.
 
 Speed: the inputs are drawn by numpy's default Generator in chunks of
@@ -18,10 +18,10 @@ the label noise (drawn only if sigma > 0), the test inputs and the test label
 noise. ``data_seed`` (default: ``seed``) replaces the training-input and label-noise
 streams by those of ``SeedSequence(data_seed)``, so several runs can share one
 start (teacher and student) and differ only in their data: the SGD noise
-alone. The input and noise streams are chunked (:mod:`tsdyn.streams`):
+alone. The input and noise streams are chunked (:mod:`tsdyn.dynamics.streams`):
 row s (the input of SGD step s) belongs to chunk s // R, R = ``chunk_rows(N)``,
 drawn from that chunk's own child seed, so chunks can be drawn in parallel.
-The test set is a :class:`tsdyn.testset.TestSet` on the last two streams.
+The test set is a :class:`tsdyn.dynamics.testset.TestSet` on the last two streams.
 Results are bitwise identical for the same seed on the same machine
 and library versions, whatever the blocking of the chunks or the record times.
 """
@@ -44,9 +44,9 @@ from tsdyn import conventions as cv
 from tsdyn.checks import DivergenceError, check_int, check_real
 from tsdyn.eg import eg as eg_closed_form
 from tsdyn.order_parameters import Q as overlap_Q, R as overlap_R, OrderParameters, as_vstar
-from tsdyn.sgd_kernel import DIVERGENCE_BOUND, FINITE, apply_pending, sgd_steps
-from tsdyn.streams import CHUNK_BYTES, chunk_rows, fill_from_stream
-from tsdyn.testset import TestSet
+from tsdyn.dynamics.sgd_kernel import DIVERGENCE_BOUND, FINITE, apply_pending, sgd_steps
+from tsdyn.dynamics.streams import CHUNK_BYTES, chunk_rows, fill_from_stream
+from tsdyn.dynamics.testset import TestSet
 from tsdyn.trajectory import Trajectory, record_grid
 
 #: Threads drawing inputs (at most; fewer if fewer cores are available).
@@ -56,7 +56,7 @@ SNAPSHOT_BYTES = 4 * 2**20
 STREAMS = ("teacher", "student", "inputs", "label_noise", "test_inputs", "test_noise")
 #: Names the random input stream: it changes whenever the chunking (and so every run) does.
 #: Cached results record it, so a new stream never reuses old runs.
-STREAM_VERSION = f"seedseq-spawn6-chunk{CHUNK_BYTES}"  # CHUNK_BYTES of tsdyn.streams
+STREAM_VERSION = f"seedseq-spawn6-chunk{CHUNK_BYTES}"  # CHUNK_BYTES of tsdyn.dynamics.streams
 
 
 def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DEFAULT_LR,
@@ -251,7 +251,7 @@ class _Recorder:
 
 
 class _TestSetError:
-    """The test-set 1/2 MSE (:class:`tsdyn.testset.TestSet`) at every record time.
+    """The test-set 1/2 MSE (:class:`tsdyn.dynamics.testset.TestSet`) at every record time.
 
     The weights of up to :data:`SNAPSHOT_BYTES` worth of record times are
     collected, then scored together in one pass over the (regenerated) test set.

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tsdyn.sweep.cache import Cache
-from tsdyn.sweep.config import TARGETS, find_sims_dir, load_config, parse_seeds
+from tsdyn.sweep.config import TARGETS, describe_targets, find_sims_dir, load_config, parse_seeds
 from tsdyn.sweep.reports import Reports
 from tsdyn.sweep.runner import make_executor, run_jobs
 
@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the jobs on this dask.distributed scheduler (e.g. tcp://host:8786) instead of locally")
     p.add_argument("--cache", default=None, help="cache directory (default: OUT/.cache)")
     p.add_argument("--no-cache", action="store_true", help="recompute every run and cache nothing")
-    p.add_argument("--sims", default=None, help="directory of experiment TOMLs (default: ./sims)")
+    p.add_argument("--sims", default=None,
+                   help="directory of experiment TOMLs (default: ./sims if present, else the ones shipped with tsdyn)")
+    p.add_argument("--list", action="store_true", help="print each target with a one-line description and exit")
     p.add_argument("--serial", action="store_true", help="run jobs in this process (debugging)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -57,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list:
+        rows = describe_targets()
+        width = max(len(name) for name, _ in rows)
+        for name, text in rows:
+            print(f"{name:<{width}}  {text}")
+        return 0
     targets = args.targets or list(TARGETS)
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:

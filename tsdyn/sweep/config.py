@@ -5,9 +5,12 @@ configuration; an optional ``[quick]`` table overrides keys for a smoke run.
 """
 from __future__ import annotations
 
+import ast
 import copy
+import importlib.util
 import os
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 #: Every target, in the order the full sweep runs and reports them.
@@ -15,12 +18,32 @@ TARGETS = ("fig2a", "fig2b", "fig3", "fig4", "theorems", "ode_vs_sim", "pathkern
 
 
 def find_sims_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The ``sims/`` directory: the one given, else ``./sims``, else the one beside the package."""
-    candidates = [Path(explicit)] if explicit else [Path.cwd() / "sims", Path(__file__).resolve().parents[2] / "sims"]
-    for cand in candidates:
-        if cand.is_dir():
-            return cand
-    raise ValueError(f"sims directory not found (looked in {', '.join(map(str, candidates))}); pass --sims DIR")
+    """The experiment definitions: the ``--sims`` directory if given, else ``./sims``, else the packaged ones.
+
+    The TOMLs ship with the package (``tsdyn/sims``, read through
+    :mod:`importlib.resources`), so an installed tsdyn runs its sweep from any
+    folder; a ``sims/`` in the working directory (the repository's) overrides them.
+    """
+    if explicit:
+        path = Path(explicit)
+        if not path.is_dir():
+            raise ValueError(f"--sims must be a directory of experiment TOMLs; {path} is not a directory")
+        return path
+    local = Path.cwd() / "sims"
+    if local.is_dir():
+        return local
+    return Path(str(resources.files("tsdyn.sims")))
+
+
+def describe_targets() -> list[tuple[str, str]]:
+    """``(target, one-line description)`` for every target, from its module docstring (not imported)."""
+    rows = []
+    for name in TARGETS:
+        spec = importlib.util.find_spec(f"tsdyn.targets.{name}")
+        doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text())) or ""
+        line = doc.splitlines()[0] if doc else ""
+        rows.append((name, line.split(": ", 1)[1] if line.startswith("Sweep target") and ": " in line else line))
+    return rows
 
 
 def load_config(target: str, sims_dir: Path, *, quick: bool = False, seeds: list[int] | None = None) -> dict:

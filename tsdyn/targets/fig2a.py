@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tsdyn.outputs import pyplot, save_figure, write_rows
-from tsdyn.pruning_study import TrainedStudent, node_pruning_rows, student_test_set
+from tsdyn.pruning.study import TrainedStudent, node_pruning_rows, student_test_set
 from tsdyn.sweep.job import Job
 from tsdyn.targets.training import training_jobs, training_name
 

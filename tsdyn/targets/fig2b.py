@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tsdyn.outputs import pyplot, save_figure, write_rows
-from tsdyn.pruning_study import edge_pruning_rows, node_pruning_rows
+from tsdyn.pruning.study import edge_pruning_rows, node_pruning_rows
 from tsdyn.sweep.job import Job
 from tsdyn.targets.fig2a import students
 from tsdyn.targets.training import training_jobs

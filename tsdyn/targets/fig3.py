@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tsdyn.blocks import assign_blocks
-from tsdyn.dpp import sample_kdpp
+from tsdyn.pruning.blocks import assign_blocks
+from tsdyn.pruning.dpp import sample_kdpp
 from tsdyn.outputs import pyplot, save_figure, write_rows
-from tsdyn.pruning import select_random
-from tsdyn.pruning_study import node_subset_distributions
+from tsdyn.pruning.operators import select_random
+from tsdyn.pruning.study import node_subset_distributions
 from tsdyn.sweep.job import Job
 from tsdyn.targets.fig2a import students
 from tsdyn.targets.training import training_jobs

@@ -20,7 +20,7 @@ import numpy as np
 from tsdyn.checks import check_int
 from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.sweep.job import Job
-from tsdyn.theorems import FIG4_COLUMNS, fig4_table
+from tsdyn.pruning.theorems import FIG4_COLUMNS, fig4_table
 
 
 def jobs(cfg: dict, *, quick: bool) -> list[Job]:

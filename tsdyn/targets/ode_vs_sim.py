@@ -1,7 +1,7 @@
 """Sweep target ``ode_vs_sim``: the order-parameter ODEs against online SGD from the same start.
 
 The jobs are the training runs of the paper's setting (shared with fig2a); the
-report integrates the ODEs (:func:`tsdyn.ode.integrate`, tens of milliseconds)
+report integrates the ODEs (:func:`tsdyn.dynamics.ode.integrate`, tens of milliseconds)
 from each simulation's exact initial Q, R, T, v at the simulation's record times.
 
 Outputs: ``ode_vs_sim.csv`` (seed, sigma, t, eg_sim, eg_ode, rel_diff with
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tsdyn.atomic import atomic_open
-from tsdyn.ode import integrate
+from tsdyn.dynamics.ode import integrate
 from tsdyn.order_parameters import OrderParameters
 from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.sweep.job import Job

@@ -1,10 +1,10 @@
 """Sweep target ``pathkernel``: the path-kernel paper's scores applied to *trained* students.
 
-Every score of :mod:`tsdyn.scores` prunes the first layer of a student trained
+Every score of :mod:`tsdyn.pathkernel.scores` prunes the first layer of a student trained
 by online SGD to the budget of k_n nodes (pruning paper eq 1: k_n / K = k_e / N
 = c; globally c K N edges). The pruned network is a two-layer network, so its
 GE is exact: eqs 5-8 of its order parameters, without and with the GE-optimal
-scalar reweighting v -> A v (Theorem 3, eq 15; :mod:`tsdyn.reweighting`). The
+scalar reweighting v -> A v (Theorem 3, eq 15; :mod:`tsdyn.pruning.reweighting`). The
 baselines are random edge pruning (Bernoulli(c) masks, mean over
 ``edge_masks``) with the same reweighting, and DPP node pruning with kernel Q
 (Lemma 1) as an exact expectation over all k_n-subsets, without reweighting
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tsdyn.dpp import kdpp_subsets, kernel_spectrum
+from tsdyn.pruning.dpp import kdpp_subsets, kernel_spectrum
 from tsdyn.eg import eg
 from tsdyn.order_parameters import Q as overlap_Q, R as overlap_R, T as overlap_T, OrderParameters, as_vstar
-from tsdyn.path_kernel import path_kernel_trace
-from tsdyn.pruning import bernoulli_edge_mask, subset_eg
-from tsdyn.reweighting import optimal_scale
-from tsdyn.scores import DATA_SCORES, DIST_SCORES, input_relevance, score, select_top, teacher_data
+from tsdyn.pathkernel.kernel import path_kernel_trace
+from tsdyn.pruning.operators import bernoulli_edge_mask, subset_eg
+from tsdyn.pruning.reweighting import optimal_scale
+from tsdyn.pathkernel.scores import DATA_SCORES, DIST_SCORES, input_relevance, score, select_top, teacher_data
 from tsdyn.sweep.config import load_config
 from tsdyn.sweep.job import Job
 from tsdyn.outputs import save_figure, write_rows

@@ -2,7 +2,7 @@
 
 Path-kernel paper Secs 4-5 in the teacher-student setting. For every seed the
 student's initial weights are those :func:`tsdyn.simulate.simulate` draws for
-that seed; a score (:mod:`tsdyn.scores`) or a random baseline picks a
+that seed; a score (:mod:`tsdyn.pathkernel.scores`) or a random baseline picks a
 first-layer mask with k_n N edges (budget c = k_n / K, pruning paper eq 1);
 the simulator trains the masked student, keeping the mask at every step.
 
@@ -27,9 +27,9 @@ import numpy as np
 from scipy.stats import linregress
 
 from tsdyn.outputs import save_figure, write_rows
-from tsdyn.path_kernel import path_kernel_trace
-from tsdyn.pruning import bernoulli_edge_mask, select_random
-from tsdyn.scores import DATA_SCORES, DIST_SCORES, SCORE_NAMES, input_relevance, prune, teacher_data
+from tsdyn.pathkernel.kernel import path_kernel_trace
+from tsdyn.pruning.operators import bernoulli_edge_mask, select_random
+from tsdyn.pathkernel.scores import DATA_SCORES, DIST_SCORES, SCORE_NAMES, input_relevance, prune, teacher_data
 from tsdyn.sweep.job import Job
 from tsdyn.targets.training import sgd_cost
 
@@ -47,7 +47,7 @@ def initial_mask(pruner: str, w, v, wstar, vstar, density: float, *, seed: int, 
                  score_samples: int = 1000, rounds: int = 1) -> np.ndarray:
     """First-layer mask of ``pruner`` for the student (w, v) at initialisation.
 
-    ``pruner``: a score of :data:`tsdyn.scores.SCORE_NAMES`, ``"synflow_iter"``
+    ``pruner``: a score of :data:`tsdyn.pathkernel.scores.SCORE_NAMES`, ``"synflow_iter"``
     (iterative SynFlow with ``rounds`` rounds), ``"random_edge"`` (Bernoulli(c)),
     ``"random_node"`` (round(c K) whole nodes) or ``"dense"``. SNIP, GraSP and
     the -Dist relevance vector mu = <x^2> use ``score_samples`` fresh inputs

@@ -1,6 +1,6 @@
 """Sweep target ``theorems``: Theorems 1-3 in closed form and on trained students.
 
-Closed form (the ideal ansatz A6): the margins of :mod:`tsdyn.theorems` over
+Closed form (the ideal ansatz A6): the margins of :mod:`tsdyn.pruning.theorems` over
 the grids of ``sims/theorems.toml``. Simulation: the students of the settings
 listed there (``fig2a``, ``fig2b``; trained once, shared through the cache),
 pruned exactly (DPP and random node as exact expectations by enumeration,
@@ -18,13 +18,13 @@ from pathlib import Path
 
 
 from tsdyn.atomic import atomic_open
-from tsdyn.blocks import ansatz_deviation, assign_blocks
+from tsdyn.pruning.blocks import ansatz_deviation, assign_blocks
 from tsdyn.outputs import write_rows
 from tsdyn.sweep.config import load_config
 from tsdyn.sweep.job import Job
 from tsdyn.targets import fig2a, fig2b
 from tsdyn.targets.fig2a import students
-from tsdyn.theorems import check_theorem2, check_theorem3, theorem1_margins
+from tsdyn.pruning.theorems import check_theorem2, check_theorem3, theorem1_margins
 
 #: Simulated margins above -SIM_TOL count as "holds" (exact GEs: only round-off remains).
 SIM_TOL = 1e-10
@@ -149,7 +149,7 @@ def markdown(rows: list[dict], cfg: dict) -> str:
                      f"{n_hold} / {len(rs)} | {worst['margin']:.4g} | ({worst['seed']}, {worst['kn']}) |")
         failures += [r for r in rs if not r["holds"]]
     lines += ["", "## How far the trained students are from the ansatz (A6)", "",
-              "Measures from `tsdyn.blocks.ansatz_deviation` (0 at the ideal): max deviation of the normalised "
+              "Measures from `tsdyn.pruning.blocks.ansatz_deviation` (0 at the ideal): max deviation of the normalised "
               "Q and R from the block pattern, of the norms Q_ii from T_nn, of each v_i from v*/|G_n|, of the "
               "group sums from v* (Lemma 5); and the group sizes.", "",
               "| setting | sigma | seed | group sizes | Q pattern | R pattern | norm | v share | v sum |",

@@ -7,7 +7,7 @@ pruning over real masks and its expected network (Lemma 6) - that the sweep
 targets write to CSV, plot, and test against Theorems 1-3.
 
 "With reweighting" means the GE-optimal second layer for node pruning
-(:func:`tsdyn.reweighting.optimal_second_layer`; under the ansatz it equals
+(:func:`tsdyn.pruning.reweighting.optimal_second_layer`; under the ansatz it equals
 DIVNET, and it is the recovery Lemma 2 assumes) and the GE-optimal scale A of
 v for edge pruning (Theorem 3). DIVNET's own least squares is reported too.
 """
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsdyn.checks import check_int
-from tsdyn.dpp import kdpp_subsets, uniform_subsets
+from tsdyn.pruning.dpp import kdpp_subsets, uniform_subsets
 from tsdyn.eg import eg_of
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.pruning import (bernoulli_edge_mask, edge_scale, expected_edge_pruned, matched_edge_count,
+from tsdyn.pruning.operators import (bernoulli_edge_mask, edge_scale, expected_edge_pruned, matched_edge_count,
                            prune_student_edges, reweighted_second_layer, scaled, select_importance, subset_eg)
-from tsdyn.testset import TestMoments, TestSet
+from tsdyn.dynamics.testset import TestMoments, TestSet
 
 #: Node reweightings reported: none, DIVNET (post-activation, Mariet & Sra 2016), GE-optimal.
 NODE_REWEIGHTS = {"none": None, "divnet": "divnet-post", "optimal": "optimal"}

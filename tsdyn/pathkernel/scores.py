@@ -11,7 +11,7 @@ S(theta) = dF/dtheta (.) theta of some feature F of the network,
 * ``synflow_dist``, ``synflow_l2_dist``: the same with x = mu, a relevance vector.
 
 Every function returns an *importance* (keep the largest) as a
-:class:`~tsdyn.path_kernel.LayerArrays` ``(w, v)``. Two readings are fixed here
+:class:`~tsdyn.pathkernel.kernel.LayerArrays` ``(w, v)``. Two readings are fixed here
 (see ``theory/path_kernel.md``):
 
 GraSP
@@ -41,7 +41,7 @@ import numpy as np
 from tsdyn.checks import check_array, check_int, check_real
 from tsdyn.conventions import g, g_prime, network_output
 from tsdyn.order_parameters import as_vstar
-from tsdyn.path_kernel import (LayerArrays, as_input, as_mask, as_network,
+from tsdyn.pathkernel.kernel import (LayerArrays, as_input, as_mask, as_network,
                                path_kernel_objective_grad_sq, synflow_objective_grad_abs)
 
 #: Names of the one-shot scores, in the order figures list them.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tsdyn.checks import check_int
-from tsdyn.closed_form import (eps_dpp_node, eps_random_edge, eps_random_node, epshat_dpp_node,
+from tsdyn.pruning.closed_form import (eps_dpp_node, eps_random_edge, eps_random_node, epshat_dpp_node,
                                epshat_random_edge, epshat_random_node, lemma3_eps, lemma3_epshat,
                                optimal_edge_scale)
 

@@ -20,7 +20,7 @@ v* are constants. :func:`rhs` gives dy/dt, :func:`jacobian` its analytic
 Jacobian (for the implicit solvers; about 4 RHS evaluations' cost at K = 6 and
 12 at K = 20, where finite differences would cost n + 1 = 331), and
 :class:`OdeRhs` wraps both as ``f(t, y)``. This module knows nothing about time
-stepping (:mod:`tsdyn.ode` owns the solvers).
+stepping (:mod:`tsdyn.dynamics.ode` owns the solvers).
 """
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ Labels are y = phi_t(x) + sigma * zeta (pruning paper Sec. 4; NOTES.md), and the
 test error of a student is 1/2 mean_x (phi_s(x) - y)^2, whose expectation is
 eps_g + sigma^2 / 2 (:func:`tsdyn.eg.test_mse_expected`). This module is the one
 place that draws test sets and scores students on them: :mod:`tsdyn.simulate`
-(the test error along training) and :mod:`tsdyn.pruning_study` (pruned students,
+(the test error along training) and :mod:`tsdyn.pruning.study` (pruned students,
 by second moments) both use it.
 
-A test set is never held whole: it is two chunked streams (:mod:`tsdyn.streams`),
+A test set is never held whole: it is two chunked streams (:mod:`tsdyn.dynamics.streams`),
 inputs and label noise, regenerated chunk by chunk at every evaluation. The
 paper's 80 000 inputs of dimension 500 (320 MB) so cost one chunk of memory, and
 every evaluation sees exactly the same inputs.
@@ -23,7 +23,7 @@ import numpy as np
 from tsdyn.checks import check_array, check_int, check_real
 from tsdyn.conventions import fields, g, network_output
 from tsdyn.order_parameters import as_vstar
-from tsdyn.streams import chunk_rows, fill_from_stream
+from tsdyn.dynamics.streams import chunk_rows, fill_from_stream
 
 
 @dataclass(frozen=True)

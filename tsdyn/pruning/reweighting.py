@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsdyn.dpp import principal_submatrices
+from tsdyn.pruning.dpp import principal_submatrices
 from tsdyn.integrals import I2_matrix
 
 #: Relative cut-off of the pseudo-inverse: singular values below it (times the largest) count as 0.

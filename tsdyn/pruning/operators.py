@@ -5,14 +5,14 @@ Node pruning (pruning paper Table 1) keeps k_n of the K hidden nodes:
 * random: a uniform k_n-subset;
 * importance (He et al. 2014): the k_n largest |v_i|;
 * DPP: a k-DPP sample with kernel Q (Lemma 1), its data estimate (App. C) or the
-  DIVNET RBF kernel (:mod:`tsdyn.dpp`).
+  DIVNET RBF kernel (:mod:`tsdyn.pruning.dpp`).
 
 A pruned node loses its row of w and its entry of v; on order parameters that
 is the principal submatrix Q_SS, the rows R_S and v_S (T and v* stay). Random
 edge pruning keeps each first-layer weight with probability c (a Bernoulli(c)
 mask); its expected network has the order parameters of Lemma 6. Reweighting
-is in :mod:`tsdyn.reweighting`. The GE of a pruned network is eqs 5-8
-(:func:`tsdyn.eg.eg`) of its order parameters; :mod:`tsdyn.testset` measures
+is in :mod:`tsdyn.pruning.reweighting`. The GE of a pruned network is eqs 5-8
+(:func:`tsdyn.eg.eg`) of its order parameters; :mod:`tsdyn.dynamics.testset` measures
 the test-set 1/2 MSE with noisy labels on fresh inputs.
 """
 from __future__ import annotations
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsdyn.checks import check_array, check_int, check_real
-from tsdyn.dpp import data_kernel, divnet_kernel, principal_submatrices, sample_kdpp
+from tsdyn.pruning.dpp import data_kernel, divnet_kernel, principal_submatrices, sample_kdpp
 from tsdyn.eg import eg, eg_of
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.reweighting import activation_covariance, divnet_second_layer, optimal_scale, optimal_second_layer
+from tsdyn.pruning.reweighting import activation_covariance, divnet_second_layer, optimal_scale, optimal_second_layer
 
 NODE_METHODS = ("random", "importance", "dpp")
 KERNELS = ("Q", "data", "divnet")

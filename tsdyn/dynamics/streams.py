@@ -4,7 +4,7 @@ Row r of a stream belongs to chunk r // R (R = :func:`chunk_rows`), and each
 chunk is drawn by ``numpy.random.default_rng`` of its own child of the
 stream's ``SeedSequence``. A stream is therefore a pure function of its seed:
 the training inputs of :mod:`tsdyn.simulate` are drawn ahead by background
-threads, and a test set (:mod:`tsdyn.testset`) is regenerated chunk by chunk
+threads, and a test set (:mod:`tsdyn.dynamics.testset`) is regenerated chunk by chunk
 instead of being held in memory, with the same values however a caller blocks
 the rows.
 """
