@@ -98,3 +98,42 @@ def test_integrals_broadcast_and_reject_invalid_covariances():
     with pytest.raises(ValueError, match="I4 arcsin argument must lie in"):
         # |C34| far beyond sqrt(C33 C44): no covariance.
         I4(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 5.0, 1.0)
+
+
+def test_numba_pieces_evaluate_the_same_formulas_as_the_numpy_integrals():
+    # The ODE kernel calls the *_nb twins of the pieces I2, I3, I4, J2 are built from; both must agree.
+    from tsdyn import integrals as I
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        C = random_covariance(rng, 4)
+        a = 1.0 + np.diag(C)
+        L4 = I.lambda_det_nb(a[0], C[0, 1], a[1])
+        assert L4 == pytest.approx(I.lambda_det(a[0], C[0, 1], a[1]), rel=1e-15)
+        assert I.J2(C[0, 0], C[0, 1], C[1, 1]) == pytest.approx(I.TWO_OVER_PI / math.sqrt(L4), rel=1e-14)
+        n3 = I.i3_reduced_numerator_nb(a[0], C[0, 1], C[0, 2], C[1, 2])
+        assert n3 == pytest.approx(I.i3_numerator_nb(a[0], C[0, 1], C[0, 2], C[1, 2]) / a[0], rel=1e-13, abs=1e-15)
+        L3 = I.lambda_det_nb(a[0], C[0, 2], a[2])
+        assert I.I3(C[0, 0], C[0, 1], C[0, 2], C[1, 2], C[2, 2]) == pytest.approx(
+            I.TWO_OVER_PI * n3 / math.sqrt(L3), rel=1e-14)
+        L1 = I.i4_lambda_nb(L4, a[0], a[1], C[0, 1], C[0, 2], C[1, 2], a[2])
+        L2 = I.i4_lambda_nb(L4, a[0], a[1], C[0, 1], C[0, 3], C[1, 3], a[3])
+        h2, h1 = I.i4_lambda0_coefficients_nb(a[0], a[1], C[0, 1], C[0, 2], C[1, 2])
+        L0 = I.i4_lambda0_nb(L4 * C[2, 3], h2, h1, C[0, 3], C[1, 3])
+        want = I.I4(C[0, 0], C[0, 1], C[0, 2], C[0, 3], C[1, 1], C[1, 2], C[1, 3], C[2, 2], C[2, 3], C[3, 3])
+        assert want == pytest.approx(I.FOUR_OVER_PI2 * math.asin(L0 / math.sqrt(L1 * L2)) / math.sqrt(L4), rel=1e-13)
+        assert I.I2(C[0, 0], C[0, 1], C[1, 1]) == pytest.approx(
+            I.TWO_OVER_PI * math.asin(I.i2_argument_nb(a[0], C[0, 1], a[1])), rel=1e-14)
+
+
+def test_lambda0_is_the_expanded_determinant_form_by_sympy():
+    # lambda_0 written through field 3's coefficients (h2, h1) equals Saad & Solla's expanded form.
+    sympy = pytest.importorskip("sympy")
+    from tsdyn.integrals import i4_lambda0, i4_lambda0_coefficients, lambda_det
+
+    C11, C12, C13, C14, C22, C23, C24, C34 = sympy.symbols("C11 C12 C13 C14 C22 C23 C24 C34")
+    a1, a2 = 1 + C11, 1 + C22
+    L4 = lambda_det(a1, C12, a2)
+    got = i4_lambda0(L4 * C34, *i4_lambda0_coefficients(a1, a2, C12, C13, C23), C14, C24)
+    want = L4 * C34 - C23 * C24 * a1 - C13 * C14 * a2 + C12 * C13 * C24 + C12 * C14 * C23
+    assert sympy.expand(got - want) == 0

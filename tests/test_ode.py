@@ -1,4 +1,4 @@
-"""Order-parameter ODEs: RHS against Monte Carlo of the SGD step, solvers, domain guard, CLI, simulation."""
+"""Order-parameter ODEs: kernel against the readable equations and Monte Carlo of the SGD step, solvers, CLI."""
 import csv
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tsdyn.conventions import g, g_prime
-from tsdyn.integrals import I2_matrix, I3_tensor, I4_tensor, J2_matrix
+from tsdyn.dynamics.equations import dQ_dt, dR_dt, dv_dt, order_parameter_rates
 from tsdyn.dynamics.ode import in_domain, integrate, main
 from tsdyn.dynamics.ode_rhs import OdeRhs, pack, unpack
 from tsdyn.order_parameters import OrderParameters, check_psd
@@ -29,27 +29,62 @@ def rhs_of(op, lr, lr2, sigma):
     return unpack(f(0.0, pack(op.Q, op.R, op.v)), op.K, op.M)
 
 
-def rhs_from_integral_tensors(op, lr, lr2, sigma):
-    """Goldt et al. 2019 eqs (10)-(12) written with the tensors of tsdyn.integrals and einsum."""
-    K = op.K
-    C = op.covariance()
-    c = np.concatenate([op.v, -op.vstar])
-    G = np.einsum("iba,a->ib", I3_tensor(C, K), c)
-    vG = op.v[:, None] * G[:, :K]
-    dQ = -lr * (vG + vG.T) + lr**2 * np.outer(op.v, op.v) * (
-        np.einsum("ikab,a,b->ik", I4_tensor(C, K), c, c) + sigma**2 * J2_matrix(C)[:K, :K])
-    dR = -lr * op.v[:, None] * G[:, K:]
-    d = np.diag(C)
-    dv = -lr2 * I2_matrix(d[:K], C[:K], d) @ c
-    return dQ, dR, dv
+def rhs_of_state(op, lr, lr2, sigma):
+    """The kernel's dy/dt at ``op`` as a flat vector."""
+    return OdeRhs(op.T, op.vstar, op.K, lr=lr, lr2=lr2, sigma=sigma)(0.0, pack(op.Q, op.R, op.v))
 
 
-@pytest.mark.parametrize("K,M,lr,lr2,sigma", [(1, 1, 0.5, 0.5, 0.0), (3, 2, 0.7, 0.3, 0.4),
-                                              (6, 2, 0.5, 0.5, 0.25), (7, 3, 1.1, 0.0, 0.1)])
-def test_numba_rhs_matches_the_equations_written_with_integral_tensors(K, M, lr, lr2, sigma):
-    op = random_state(np.random.default_rng(K * 10 + M), K, M)
-    for got, want in zip(rhs_of(op, lr, lr2, sigma), rhs_from_integral_tensors(op, lr, lr2, sigma)):
-        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+def equations_of_state(y, op, lr, lr2, sigma, train_second_layer=True):
+    """dy/dt of the readable equations (tsdyn.dynamics.equations) at the flat state y, T and v* of op."""
+    Q, R, v = unpack(y, op.K, op.M)
+    state = OrderParameters(Q, R, op.T, v, op.vstar)
+    return pack(*order_parameter_rates(state, lr=lr, lr2=lr2, sigma=sigma, train_second_layer=train_second_layer))
+
+
+CASES = [(1, 1, 0.5, 0.5, 0.0, True), (3, 2, 0.7, 0.3, 0.4, True), (6, 2, 0.5, 0.5, 0.25, True),
+         (7, 3, 1.1, 0.4, 0.1, False), (10, 4, 0.2, 1.3, 0.0, True), (20, 5, 0.5, 0.5, 0.25, False),
+         (5, 5, 2.0, 0.0, 1.0, True)]
+
+
+@pytest.mark.parametrize("K,M,lr,lr2,sigma,train_second_layer", CASES)
+def test_fused_kernel_matches_the_readable_equations(K, M, lr, lr2, sigma, train_second_layer):
+    # Random valid states (three per case, unequal v*); a frozen v is lr2 = 0 for the kernel, as
+    # tsdyn.dynamics.ode.integrate passes it.
+    rng = np.random.default_rng(100 * K + M)
+    for _ in range(3):
+        op = random_state(rng, K, M, vstar=rng.uniform(0.5, 4.0, M))
+        got = rhs_of_state(op, lr, lr2 if train_second_layer else 0.0, sigma)
+        want = equations_of_state(pack(op.Q, op.R, op.v), op, lr, lr2, sigma, train_second_layer)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
+def test_the_equations_are_the_papers_sums_one_parameter_at_a_time():
+    # order_parameter_rates is dQ_dt, dR_dt, dv_dt; a frozen v gives zero; dQ/dt is symmetric.
+    op = random_state(np.random.default_rng(9), 4, 2)
+    dQ, dR, dv = order_parameter_rates(op, lr=0.6, lr2=0.2, sigma=0.3)
+    np.testing.assert_array_equal(dQ, dQ_dt(op, 0.6, 0.3))
+    np.testing.assert_array_equal(dR, dR_dt(op, 0.6))
+    np.testing.assert_array_equal(dv, dv_dt(op, 0.2))
+    np.testing.assert_allclose(dQ, dQ.T, rtol=1e-14, atol=1e-14)
+    assert not order_parameter_rates(op, lr=0.6, lr2=0.2, train_second_layer=False)[2].any()
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        order_parameter_rates(op, lr=0.0, lr2=0.2)
+    with pytest.raises(ValueError, match="sigma must be >= 0"):
+        order_parameter_rates(op, lr=0.5, lr2=0.2, sigma=-1.0)
+
+
+@pytest.mark.parametrize("K,M,lr,lr2,sigma,train_second_layer", CASES[:5])
+def test_analytic_jacobian_matches_finite_differences_of_the_readable_equations(K, M, lr, lr2, sigma,
+                                                                              train_second_layer):
+    rng = np.random.default_rng(K + 7 * M)
+    op = random_state(rng, K, M, vstar=rng.uniform(0.5, 4.0, M))
+    f = OdeRhs(op.T, op.vstar, K, lr=lr, lr2=lr2 if train_second_layer else 0.0, sigma=sigma)
+    y = pack(op.Q, op.R, op.v)
+    h = 1e-5
+    fd = np.column_stack([(equations_of_state(y + h * e, op, lr, lr2, sigma, train_second_layer)
+                           - equations_of_state(y - h * e, op, lr, lr2, sigma, train_second_layer)) / (2 * h)
+                          for e in np.eye(y.size)])
+    np.testing.assert_allclose(f.jacobian(0, y), fd, atol=1e-8 * max(1.0, np.abs(fd).max()))
 
 
 @pytest.mark.parametrize("K,M,lr,lr2,sigma", [(3, 2, 0.5, 0.5, 0.0), (4, 2, 0.8, 0.3, 0.5)])
@@ -68,10 +103,12 @@ def test_rhs_is_n_times_the_mean_sgd_step_by_monte_carlo(K, M, lr, lr2, sigma):
     step_Q = -(a[:, :, None] * lam[:, None, :] + a[:, None, :] * lam[:, :, None]) + a[:, :, None] * a[:, None, :]
     step_R = -a[:, :, None] * nu[:, None, :]
     step_v = -lr2 * delta[:, None] * g(lam)
-    for got, samples in zip(rhs_of(op, lr, lr2, sigma), (step_Q, step_R, step_v)):
-        mean = samples.mean(axis=0)
-        se = samples.std(axis=0, ddof=1) / math.sqrt(n)
-        assert np.all(np.abs(got - mean) < 4.5 * se + 1e-9), (got, mean, se)
+    # Both the fused kernel and the readable equations.
+    for rates in (rhs_of(op, lr, lr2, sigma), order_parameter_rates(op, lr=lr, lr2=lr2, sigma=sigma)):
+        for got, samples in zip(rates, (step_Q, step_R, step_v)):
+            mean = samples.mean(axis=0)
+            se = samples.std(axis=0, ddof=1) / math.sqrt(n)
+            assert np.all(np.abs(got - mean) < 4.5 * se + 1e-9), (got, mean, se)
 
 
 def test_analytic_jacobian_matches_finite_differences():
