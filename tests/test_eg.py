@@ -22,12 +22,9 @@ def monte_carlo_half_mse(w, v, wstar, vstar, n, rng, chunk=20_000):
 
 
 @pytest.mark.parametrize("K,M,seed", [(6, 2, 0), (3, 3, 1), (20, 5, 2)])
-def test_eg_matches_monte_carlo_for_random_weights(K, M, seed):
+def test_eg_matches_monte_carlo_for_random_weights(K, M, seed, random_student):
     rng = np.random.default_rng(seed)
-    N = 200
-    w = rng.standard_normal((K, N)) * rng.uniform(0.3, 1.5, size=(K, 1))
-    wstar = rng.standard_normal((M, N))
-    v = rng.standard_normal(K)
+    w, v, wstar = random_student(K, M, 200, seed=rng, norms=(0.3, 1.5))
     vstar = rng.uniform(1, 4, size=M)
     exact = eg_of(OrderParameters.from_weights(w, v, wstar, vstar))
     mean, se = monte_carlo_half_mse(w, v, wstar, vstar, 200_000, rng)

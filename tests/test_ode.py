@@ -13,15 +13,11 @@ from tsdyn.order_parameters import OrderParameters, check_psd
 from tsdyn.trajectory import Trajectory
 
 
-def random_state(rng, K, M, N=200, vstar=4.0):
-    w = rng.standard_normal((K, N)) * rng.uniform(0.5, 1.5, size=(K, 1))
-    wstar = rng.standard_normal((M, N))
-    return OrderParameters.from_weights(w, rng.standard_normal(K), wstar, vstar)
-
-
-def paper_start(K, M, seed=0, N=500):
-    """Initial state of the paper's setting: w*, w, v ~ N(0, 1), v* = 4."""
-    return random_state(np.random.default_rng(seed), K, M, N=N, vstar=4.0)
+@pytest.fixture
+def paper_start(random_state):
+    """``build(K, M, seed=0, N=500)``: initial state of the paper's setting, w*, w, v ~ N(0, 1), v* = 4
+    (node norms spread as in :func:`random_state`)."""
+    return lambda K, M, seed=0, N=500: random_state(K, M, N=N, seed=seed, vstar=4.0)
 
 
 def rhs_of(op, lr, lr2, sigma):
@@ -47,20 +43,20 @@ CASES = [(1, 1, 0.5, 0.5, 0.0, True), (3, 2, 0.7, 0.3, 0.4, True), (6, 2, 0.5, 0
 
 
 @pytest.mark.parametrize("K,M,lr,lr2,sigma,train_second_layer", CASES)
-def test_fused_kernel_matches_the_readable_equations(K, M, lr, lr2, sigma, train_second_layer):
+def test_fused_kernel_matches_the_readable_equations(K, M, lr, lr2, sigma, train_second_layer, random_state):
     # Random valid states (three per case, unequal v*); a frozen v is lr2 = 0 for the kernel, as
     # tsdyn.dynamics.ode.integrate passes it.
     rng = np.random.default_rng(100 * K + M)
     for _ in range(3):
-        op = random_state(rng, K, M, vstar=rng.uniform(0.5, 4.0, M))
+        op = random_state(K, M, seed=rng, vstar=rng.uniform(0.5, 4.0, M))
         got = rhs_of_state(op, lr, lr2 if train_second_layer else 0.0, sigma)
         want = equations_of_state(pack(op.Q, op.R, op.v), op, lr, lr2, sigma, train_second_layer)
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
-def test_the_equations_are_the_papers_sums_one_parameter_at_a_time():
+def test_the_equations_are_the_papers_sums_one_parameter_at_a_time(random_state):
     # order_parameter_rates is dQ_dt, dR_dt, dv_dt; a frozen v gives zero; dQ/dt is symmetric.
-    op = random_state(np.random.default_rng(9), 4, 2)
+    op = random_state(4, 2, seed=9)
     dQ, dR, dv = order_parameter_rates(op, lr=0.6, lr2=0.2, sigma=0.3)
     np.testing.assert_array_equal(dQ, dQ_dt(op, 0.6, 0.3))
     np.testing.assert_array_equal(dR, dR_dt(op, 0.6))
@@ -75,9 +71,9 @@ def test_the_equations_are_the_papers_sums_one_parameter_at_a_time():
 
 @pytest.mark.parametrize("K,M,lr,lr2,sigma,train_second_layer", CASES[:5])
 def test_analytic_jacobian_matches_finite_differences_of_the_readable_equations(K, M, lr, lr2, sigma,
-                                                                              train_second_layer):
+                                                                              train_second_layer, random_state):
     rng = np.random.default_rng(K + 7 * M)
-    op = random_state(rng, K, M, vstar=rng.uniform(0.5, 4.0, M))
+    op = random_state(K, M, seed=rng, vstar=rng.uniform(0.5, 4.0, M))
     f = OdeRhs(op.T, op.vstar, K, lr=lr, lr2=lr2 if train_second_layer else 0.0, sigma=sigma)
     y = pack(op.Q, op.R, op.v)
     h = 1e-5
@@ -88,12 +84,12 @@ def test_analytic_jacobian_matches_finite_differences_of_the_readable_equations(
 
 
 @pytest.mark.parametrize("K,M,lr,lr2,sigma", [(3, 2, 0.5, 0.5, 0.0), (4, 2, 0.8, 0.3, 0.5)])
-def test_rhs_is_n_times_the_mean_sgd_step_by_monte_carlo(K, M, lr, lr2, sigma):
+def test_rhs_is_n_times_the_mean_sgd_step_by_monte_carlo(K, M, lr, lr2, sigma, random_state):
     # NOTES.md step: w_k -= (lr/sqrt N) Delta v_k g'(lambda_k) x, v_k -= (lr2/N) Delta g(lambda_k),
     # Delta = yhat - y with y = teacher + sigma zeta. With lambda = w.x/sqrt N and x.x/N -> 1, the exact
     # change of Q, R, v per step times N (dt = 1/N) is written in the fields; average over fresh inputs.
     rng = np.random.default_rng(5)
-    op = random_state(rng, K, M)
+    op = random_state(K, M, seed=rng)
     n = 400_000
     eigval, eigvec = np.linalg.eigh(op.covariance())
     fields = rng.standard_normal((n, K + M)) @ (eigvec * np.sqrt(np.clip(eigval, 0, None))).T
@@ -111,9 +107,9 @@ def test_rhs_is_n_times_the_mean_sgd_step_by_monte_carlo(K, M, lr, lr2, sigma):
             assert np.all(np.abs(got - mean) < 4.5 * se + 1e-9), (got, mean, se)
 
 
-def test_analytic_jacobian_matches_finite_differences():
+def test_analytic_jacobian_matches_finite_differences(random_state):
     for K, M, lr2, sigma in [(1, 1, 0.5, 0.0), (4, 2, 0.3, 0.4), (6, 3, 0.0, 0.25)]:
-        op = random_state(np.random.default_rng(K), K, M, vstar=np.linspace(1, 4, M))
+        op = random_state(K, M, seed=K, vstar=np.linspace(1, 4, M))
         f = OdeRhs(op.T, op.vstar, K, lr=0.7, lr2=lr2, sigma=sigma)
         y = pack(op.Q, op.R, op.v)
         h = 1e-5
@@ -132,7 +128,7 @@ def test_a_student_equal_to_the_teacher_is_a_fixed_point():
 
 
 @pytest.mark.parametrize("K,M,tmax", [(6, 2, 1600.0), (20, 5, 20.0)])
-def test_default_tolerances_are_within_1e_6_of_a_tight_reference(K, M, tmax):
+def test_default_tolerances_are_within_1e_6_of_a_tight_reference(K, M, tmax, paper_start):
     start = paper_start(K, M)
     for sigma in (0.0, 0.25):
         ref = integrate(start, sigma=sigma, tmax=tmax, method="DOP853", rtol=1e-11, atol=1e-14)
@@ -142,7 +138,7 @@ def test_default_tolerances_are_within_1e_6_of_a_tight_reference(K, M, tmax):
         assert np.max(np.abs(got.eg / ref.eg - 1)) < 1e-6
 
 
-def test_euler_converges_at_first_order_to_the_adaptive_solution():
+def test_euler_converges_at_first_order_to_the_adaptive_solution(paper_start):
     start = paper_start(3, 2, seed=4)
     times = [0.0, 1.0, 2.5, 5.0]
     exact = integrate(start, times=times, rtol=1e-11, atol=1e-13).eg
@@ -150,7 +146,7 @@ def test_euler_converges_at_first_order_to_the_adaptive_solution():
     assert 1.7 < err[0] / err[1] < 2.3, err
 
 
-def test_all_start_forms_give_the_same_run(tmp_path):
+def test_all_start_forms_give_the_same_run(tmp_path, paper_start):
     op = paper_start(3, 2, seed=1)
     times = np.array([0.0, 0.5, 2.0])
     sim_like = Trajectory(times=times, eg=np.zeros(3), Q=np.stack([op.Q] * 3), R=np.stack([op.R] * 3),
@@ -167,7 +163,7 @@ def test_all_start_forms_give_the_same_run(tmp_path):
     assert r.initial == op and r.Q.shape == (3, 3, 3) and r.R.shape == (3, 3, 2) and r.v.shape == (3, 3)
 
 
-def test_bad_input_raises_value_errors_naming_the_parameter():
+def test_bad_input_raises_value_errors_naming_the_parameter(paper_start):
     op = paper_start(2, 1)
     with pytest.raises(ValueError, match="start must be"):
         integrate(42)
@@ -187,7 +183,7 @@ def test_bad_input_raises_value_errors_naming_the_parameter():
         integrate((np.eye(1), 2 * np.eye(1), np.eye(1), [1.0], [4.0]))
 
 
-def test_frozen_second_layer_keeps_v_and_changes_the_run():
+def test_frozen_second_layer_keeps_v_and_changes_the_run(paper_start):
     start = paper_start(4, 2, seed=2)
     frozen = integrate(start, tmax=20, train_second_layer=False)
     trained = integrate(start, tmax=20)
@@ -211,7 +207,7 @@ def test_cholesky_domain_check_agrees_with_check_psd():
 
 
 @pytest.mark.parametrize("solver", [dict(euler_dt=5.0), dict(method="DOP853", rtol=1.0, atol=1.0)])
-def test_leaving_the_valid_domain_stops_the_run_with_time_and_reason(solver):
+def test_leaving_the_valid_domain_stops_the_run_with_time_and_reason(solver, paper_start):
     # Far too large steps for lr = 2 and 5 overshoot the dynamics out of the covariance cone.
     start = paper_start(6, 2)
     run = integrate(start, lr=2.0 if "euler_dt" in solver else 5.0, tmax=100, **solver)
@@ -229,7 +225,7 @@ def read_csv(path):
     return rows[0], rows[1:]
 
 
-def test_cli_writes_the_requested_times_exactly(tmp_path, capsys):
+def test_cli_writes_the_requested_times_exactly(tmp_path, capsys, paper_start):
     op = paper_start(3, 2, seed=6)
     np.savez(tmp_path / "init.npz", **op.as_dict())
     prefix = tmp_path / "out"
@@ -243,7 +239,7 @@ def test_cli_writes_the_requested_times_exactly(tmp_path, capsys):
     assert "ok" in capsys.readouterr().out
 
 
-def test_cli_starts_from_a_simulation_file_and_freezes_on_request(tmp_path):
+def test_cli_starts_from_a_simulation_file_and_freezes_on_request(tmp_path, paper_start):
     op = paper_start(2, 1, seed=8)
     later = OrderParameters(op.Q * 2, op.R, op.T, op.v + 1, op.vstar)  # the final state must not be used
     sim = Trajectory(times=np.array([0.0, 1.5]), eg=np.zeros(2), Q=np.stack([op.Q, later.Q]),
@@ -315,7 +311,7 @@ def test_ode_vs_sim_ensemble_statistics_match_the_per_run_table(tmp_path):
     assert len({job.key() for job in jobs}) == 3  # the ensemble reuses the three runs it shares
     results = {job.name: job.run() for job in jobs}
     per_run = ode_vs_sim.rows(cfg, results)
-    ensemble = ode_vs_sim.ensemble_rows(cfg, results)
+    ensemble = ode_vs_sim.ensemble(cfg, results)
     for row in ensemble[1:]:
         rel = np.array([r["rel_diff"] for r in per_run if r["t"] == row["t"]])
         assert row["mean_rel_diff"] == pytest.approx(rel.mean(), rel=1e-12, abs=1e-15)
@@ -327,15 +323,18 @@ def test_ode_vs_sim_ensemble_statistics_match_the_per_run_table(tmp_path):
 
 
 def test_ode_vs_sim_replicas_share_the_start_and_their_range_is_reported(tmp_path):
+    from tsdyn.dynamics.compare import ode_from_start
     from tsdyn.targets import ode_vs_sim
-    from tsdyn.targets.training import replica_data_seeds, training_name
+    from tsdyn.targets.students import replica_data_seeds
+    from tsdyn.targets.training import training_name
+    from tsdyn.trajectory import Trajectory
 
     cfg = dict(N=60, M=2, K=3, lr=0.5, vstar=4.0, steps=1200, sigmas=[0.0], seeds=[0, 1], replicas=3,
                replica_sigmas=[0.0])
     jobs = ode_vs_sim.jobs(cfg, quick=True)
     assert len({job.key() for job in jobs}) == 2 + 2 * 2  # each start's first replica is its ordinary run
     results = {job.name: job.run() for job in jobs}
-    table = ode_vs_sim.replica_rows(cfg, results)
+    table, summaries = ode_vs_sim.replica_tables(cfg, results)
     for seed in cfg["seeds"]:
         runs = [results[training_name(cfg, 0.0, seed, ds)] for ds in replica_data_seeds(seed, 3)]
         for run in runs[1:]:                                   # one start ...
@@ -343,18 +342,18 @@ def test_ode_vs_sim_replicas_share_the_start_and_their_range_is_reported(tmp_pat
                 np.testing.assert_array_equal(run[key], runs[0][key])
             assert np.all(run["eg"][1:] != runs[0]["eg"][1:])  # ... other data
         eg = np.array([run["eg"] for run in runs])
-        ode = ode_vs_sim.integrate_from(runs[0], lr=0.5, sigma=0.0)["eg_ode"]
+        ode = ode_from_start(Trajectory.from_arrays(runs[0]), lr=0.5, sigma=0.0)["eg_ode"]
         rows = [r for r in table if r["seed"] == seed]
         assert len(rows) == eg.shape[1]
         for i, row in enumerate(rows):
             assert (row["eg_min"], row["eg_max"], row["eg_ode"]) == (eg[:, i].min(), eg[:, i].max(), ode[i])
             assert row["fraction_within_tolerance"] == pytest.approx(np.mean(np.abs(eg[:, i] / ode[i] - 1) <= 0.2))
-    for summary in ode_vs_sim.replica_summary(cfg, results):
+    for summary in summaries:
         sel = [r for r in table if r["seed"] == summary["seed"] and r["t"] >= 1]
         assert summary["largest_spread"] == max(r["spread"] for r in sel)
         assert summary["coverable"] == (summary["largest_spread"] <= 1.5)
         runs = [results[training_name(cfg, 0.0, summary["seed"], ds)] for ds in replica_data_seeds(summary["seed"], 3)]
-        ode = ode_vs_sim.integrate_from(runs[0], lr=0.5, sigma=0.0)
+        ode = ode_from_start(Trajectory.from_arrays(runs[0]), lr=0.5, sigma=0.0)
         later = ode["times"] >= 1
         always = [bool(np.all(np.abs(run["eg"][later] / ode["eg_ode"][later] - 1) <= 0.2)) for run in runs]
         assert summary["replicas_always_within"] == sum(always)
@@ -363,20 +362,19 @@ def test_ode_vs_sim_replicas_share_the_start_and_their_range_is_reported(tmp_pat
 
 
 def test_replica_data_seeds_are_distinct_and_start_with_the_run_itself():
-    from tsdyn.targets.training import replica_data_seeds
+    from tsdyn.targets.students import replica_data_seeds
 
     assert replica_data_seeds(0, 4) == [0, 10001, 10002, 10003]
     assert replica_data_seeds(10002, 4) == [10002, 10001, 10003, 10004]  # a seed among them is not repeated
     assert replica_data_seeds(3, 1) == [3]
 
 
-def test_replica_summary_counts_replicas_within_at_every_time_not_per_time(monkeypatch):
-    from tsdyn.targets import ode_vs_sim
+def test_replica_summary_counts_replicas_within_at_every_time_not_per_time():
+    from tsdyn.dynamics.compare import replica_summary
 
     # Replica 0 misses at t = 1, replica 1 at t = 2, replica 2 never: one replica is within throughout,
     # although at each single time two of three are.
     eg = np.array([[1.4, 1.0], [1.0, 1.3], [1.0, 1.0]])
-    monkeypatch.setattr(ode_vs_sim, "replica_runs", lambda *args: (np.array([1.0, 2.0]), eg, np.ones(2)))
-    (summary,) = ode_vs_sim.replica_summary(dict(replica_sigmas=[0.0], seeds=[0]), {})
+    summary = replica_summary(np.array([1.0, 2.0]), eg, np.ones(2))
     assert summary["replicas_always_within"] == 1
     assert summary["largest_spread"] == 1.4 and summary["at_t"] == 1.0 and summary["coverable"]

@@ -15,16 +15,7 @@ from tsdyn.targets import prune_at_init as pai
 SIMS = Path(__file__).resolve().parents[1] / "sims"
 
 
-def ideal_student(M=2, Z=3, N=60, vstar=4.0, seed=0):
-    """The ansatz (A6) exactly: orthogonal teacher rows of norm sqrt N (T = I), Z copies each, v = v*/Z."""
-    rng = np.random.default_rng(seed)
-    basis, _ = np.linalg.qr(rng.standard_normal((N, M)))
-    wstar = math.sqrt(N) * basis.T
-    w = np.repeat(wstar, Z, axis=0)
-    return w, np.full(M * Z, vstar / Z), wstar
-
-
-def test_dpp_node_rows_reproduce_lemma_2_on_the_ideal_student():
+def test_dpp_node_rows_reproduce_lemma_2_on_the_ideal_student(ideal_student):
     M, Z, vs = 3, 4, 4.0
     w, v, wstar = ideal_student(M=M, Z=Z, N=48, vstar=vs)
     rows = pk_target.prune_trained(w, v, wstar, vs, kn=[1, 2, 3], scores=["magnitude"], sigma=0.0, seed=0,
@@ -51,7 +42,7 @@ def magnitude_pruned_ideal_eg(c, M, vstar):
     return scale * (a + math.pi / 6 - 2 * b), scale * (math.pi / 6 - b * b / a)
 
 
-def test_magnitude_family_on_the_ideal_student_matches_the_closed_form():
+def test_magnitude_family_on_the_ideal_student_matches_the_closed_form(ideal_student):
     M, Z, vs = 2, 3, 4.0
     w, v, wstar = ideal_student(M=M, Z=Z, N=12_000, vstar=vs, seed=3)
     rows = pk_target.prune_trained(w, v, wstar, vs, kn=[1, 2, 3], scores=["magnitude", "synflow", "synflow_l2"],
@@ -62,7 +53,7 @@ def test_magnitude_family_on_the_ideal_student_matches_the_closed_form():
         assert row["eg_reweighted"] == pytest.approx(reweighted, rel=0.02)
 
 
-def test_full_budget_recovers_the_unpruned_student_and_equal_v_makes_synflow_magnitude():
+def test_full_budget_recovers_the_unpruned_student_and_equal_v_makes_synflow_magnitude(ideal_student):
     w, v, wstar = ideal_student(M=2, Z=3, N=40)
     w = w + 0.3 * np.random.default_rng(1).standard_normal(w.shape)  # not at the optimum: eps > 0
     rows = pk_target.prune_trained(w, v, wstar, 4.0, kn=[2, 6], scores=["magnitude", "synflow", "synflow_l2"],

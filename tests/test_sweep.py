@@ -116,11 +116,14 @@ def test_fig2a_rows_agree_with_independent_pruning_of_the_weights(tmp_path):
     # The comparison layer against a direct computation: delete nodes from w, recompute Q, R, eps.
     from tsdyn.eg import eg_of
     from tsdyn.order_parameters import OrderParameters
+    from tsdyn.pruning.study import pruning_table
+    from tsdyn.targets.students import students
     from tsdyn.targets.training import training_jobs, training_name
 
     cfg = load_config("fig2a", tiny_sims(tmp_path))
     result = training_jobs(cfg)[0].run()  # N = 60, K = 3, sigma = 0, seed 0
-    rows = fig2a.rows(cfg, {training_name(cfg, 0.0, 0): result, training_name(cfg, 0.0, 1): result})
+    trained = list(students(cfg, {training_name(cfg, 0.0, 0): result, training_name(cfg, 0.0, 1): result}))
+    rows = pruning_table(trained, range(1, cfg["K"] + 1))  # what fig2a reports
     w, v, ws = result["w"], result["v"], result["wstar"]
     by_key = {(r["method"], r["reweight"], r["kn"]): r["eps"] for r in rows if r["seed"] == 0}
     subsets = [(0,), (1,), (2,)]

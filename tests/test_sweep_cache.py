@@ -182,3 +182,25 @@ def test_bounded_submission_lets_work_from_on_result_run_before_queued_jobs(in_f
         run_jobs([b, a], None, pool, progress=False, on_result=on_result, in_flight=in_flight)
     assert pool.submitted[0] == "a"                                 # the expensive job first
     assert (pool.submitted.index("report of a") < pool.submitted.index("b")) == report_before_b
+
+
+def test_a_training_run_survives_the_cache_bit_for_bit(tmp_path, trained_run):
+    """The run state has one encoding: Trajectory.to_arrays, through the cache and back to a Trajectory."""
+    from tsdyn.targets.training import training_jobs
+    from tsdyn.trajectory import Trajectory, load_state
+
+    job = training_jobs(dict(N=80, M=2, K=4, lr=0.5, vstar=4.0, steps=4000, sigmas=[0.3], seeds=[1]))[0]
+    cache = Cache(tmp_path)
+    cache.store(job, trained_run)
+    fresh, cached = Trajectory.from_arrays(trained_run), Trajectory.from_arrays(cache.load(job))
+    for name in ("times", "eg", "Q", "R", "v", "T", "vstar", "w", "wstar"):
+        np.testing.assert_array_equal(getattr(cached, name), getattr(fresh, name))
+    np.testing.assert_array_equal(cached.initial.Q, fresh.initial.Q)
+    assert (cached.success, cached.message, cached.info) == (fresh.success, fresh.message, fresh.info)
+    again = Trajectory.from_arrays(cached.to_arrays())
+    assert again.to_arrays().keys() == trained_run.keys()
+    path = cached.save_npz(tmp_path / "run.npz")               # the file is the same encoding
+    np.testing.assert_array_equal(load_state(path).R, fresh.initial.R)
+    np.testing.assert_array_equal(load_state(path, which="final").v, fresh.v[-1])
+    with pytest.raises(ValueError, match="a run state needs the arrays"):
+        Trajectory.from_arrays({k: v for k, v in trained_run.items() if k != "Q_t"})

@@ -88,6 +88,36 @@ def check_array(name: str, value, *, shape: tuple | None = None, ndim: int | Non
     return arr
 
 
+def check_values(name: str, x, *, low: float | None = None, high=None, integer: bool = False) -> np.ndarray:
+    """Return ``x`` as a float array whose every entry is finite and in [low, high] (and whole if
+    ``integer``), else ``ValueError`` naming ``name``, the range and the first bad entry.
+
+    The vectorised sibling of :func:`check_int` / :func:`check_real` for functions that broadcast;
+    ``high`` may itself be an array (a bound set by another argument).
+    """
+    arr = np.asarray(x, dtype=float)
+    high = None if high is None else np.asarray(high, dtype=float)
+    bad = ~np.isfinite(arr)
+    if low is not None:
+        bad |= arr < low
+    if high is not None:
+        bad |= arr > high + 1e-12 * np.maximum(1.0, np.abs(high))
+    if integer:
+        bad |= arr != np.round(arr)
+    if np.any(bad):
+        kind = "an integer" if integer else "a number"
+        if low is not None and high is not None:
+            where = f"in [{low:g}, {_describe_bound(high)}]"
+        else:
+            where = f">= {low:g}" if low is not None else f"<= {_describe_bound(high)}"
+        raise ValueError(f"{name} must be {kind} {where}, got {arr[bad].flat[0]:g}")
+    return arr
+
+
+def _describe_bound(high: np.ndarray) -> str:
+    return f"{float(high.flat[0]):g}" if np.unique(high).size == 1 else "the bound set by the other arguments"
+
+
 def _range_text(low, high, low_name, high_name) -> str:
     parts = []
     if low is not None:

@@ -13,7 +13,9 @@ File formats
 ``PREFIX.npz``
     ``Q, R, T, v, vstar``: the final state; ``Q0, R0, v0``: the initial state;
     ``times, eg, Q_t, R_t, v_t`` (+ ``test_mse``): the history; ``w, wstar``:
-    the final weights when the run has them (simulations).
+    the final weights when the run has them (simulations); ``success, message,
+    info``: how the run ended. The same arrays are the sweep cache's entry of a
+    run (:meth:`Trajectory.to_arrays` / :meth:`Trajectory.from_arrays`).
 """
 from __future__ import annotations
 
@@ -49,6 +51,10 @@ def record_grid(tmax: float, *, per_decade: int = 10, tmin: float = 0.01, N: int
         grid = np.rint(grid * N) / N
     grid[-1] = tmax if N is None else np.rint(tmax * N) / N
     return np.unique(grid)
+
+
+#: The arrays every encoded run has (:meth:`Trajectory.to_arrays`); the others are optional.
+_RUN_KEYS = ("times", "eg", "Q_t", "R_t", "v_t", "T", "vstar", "Q0", "R0", "v0")
 
 
 @dataclass
@@ -127,23 +133,47 @@ class Trajectory:
                 writer.writerow([_fmt_time(t)] + [repr(float(x)) for x in row[1:]])
         return path
 
-    def save_npz(self, path: str | os.PathLike) -> Path:
-        """Write the final and initial state, the history and the weights to ``path``."""
-        path = Path(path)
+    # ---------------------------------------------------------- run state
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The one encoding of a run's state: flat arrays, the ``.npz`` layout of the module docstring.
+
+        :meth:`save_npz`, :func:`load_state` and the sweep cache all go through it;
+        :meth:`from_arrays` inverts it exactly (floats are stored bit for bit).
+        """
         arrays = dict(
             Q=self.Q[-1], R=self.R[-1], T=self.T, v=self.v[-1], vstar=self.vstar,
             Q0=self.initial.Q, R0=self.initial.R, v0=self.initial.v,
             times=self.times, eg=self.eg, Q_t=self.Q, R_t=self.R, v_t=self.v,
+            success=np.array(bool(self.success)), message=np.array(str(self.message)),
             info=np.array(json.dumps(self.info, default=_json_default)),
         )
-        if self.test_mse is not None:
-            arrays["test_mse"] = self.test_mse
-        if self.w is not None:
-            arrays["w"] = self.w
-        if self.wstar is not None:
-            arrays["wstar"] = self.wstar
+        for name in ("test_mse", "w", "wstar"):
+            if getattr(self, name) is not None:
+                arrays[name] = np.asarray(getattr(self, name))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "Trajectory":
+        """The :class:`Trajectory` encoded by :meth:`to_arrays` (a dict or an open ``.npz``)."""
+        missing = [k for k in _RUN_KEYS if k not in arrays]
+        if missing:
+            raise ValueError(f"a run state needs the arrays {missing}; it was not written by Trajectory.to_arrays")
+
+        def get(name, default=None):
+            return np.asarray(arrays[name]) if name in arrays else default
+
+        T, vstar = get("T"), get("vstar")
+        return cls(times=get("times"), eg=get("eg"), Q=get("Q_t"), R=get("R_t"), v=get("v_t"), T=T, vstar=vstar,
+                   initial=OrderParameters(get("Q0"), get("R0"), T, get("v0"), vstar),
+                   test_mse=get("test_mse"), w=get("w"), wstar=get("wstar"),
+                   success=bool(get("success", np.array(True))), message=str(get("message", np.array(""))),
+                   info=json.loads(str(get("info", np.array("{}")))))
+
+    def save_npz(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_arrays` (final and initial state, history, weights) to ``path``."""
+        path = Path(path)
         with atomic_open(path, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **self.to_arrays())
         return path
 
 
@@ -162,12 +192,13 @@ def load_state(path: str | os.PathLike, *, which: str = "initial") -> OrderParam
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read order parameters from {path}: {exc}") from None
     with data:
+        if all(k in data for k in _RUN_KEYS):   # a run's file: decoded the one way, by Trajectory
+            traj = Trajectory.from_arrays(data)
+            return traj.initial if which == "initial" else traj.final()
         missing = [k for k in ("Q", "R", "T", "v", "vstar") if k not in data]
         if missing:
             raise ValueError(f"{path} lacks the keys {missing}; an initial state needs Q, R, T, v, vstar")
-        use_initial = which == "initial" and all(k in data for k in ("Q0", "R0", "v0"))
-        suffix = "0" if use_initial else ""
-        return OrderParameters(data["Q" + suffix], data["R" + suffix], data["T"], data["v" + suffix], data["vstar"])
+        return OrderParameters(data["Q"], data["R"], data["T"], data["v"], data["vstar"])
 
 
 def _fmt_time(t: float) -> str:

@@ -16,36 +16,11 @@ from scipy.special import gammaln
 from scipy.stats import hypergeom
 
 from tsdyn.conventions import DEFAULT_VSTAR
-from tsdyn.checks import check_int
+from tsdyn.checks import check_int, check_values
 from tsdyn.order_parameters import OrderParameters, as_vstar
 
 #: E[g(u)^2] for u ~ N(0, 1) over 2: the GE per lost teacher node is v*^2 / 6 (arcsin(1/2) = pi/6).
 SIXTH = 1.0 / 6.0
-
-
-def _checked(name: str, x, *, low: float | None = None, high=None, integer: bool = False) -> np.ndarray:
-    # Vectorised range check: ValueError naming the parameter and its range.
-    arr = np.asarray(x, dtype=float)
-    high = None if high is None else np.asarray(high, dtype=float)
-    bad = ~np.isfinite(arr)
-    if low is not None:
-        bad |= arr < low
-    if high is not None:
-        bad |= arr > high + 1e-12 * np.maximum(1.0, np.abs(high))
-    if integer:
-        bad |= arr != np.round(arr)
-    if np.any(bad):
-        kind = "an integer" if integer else "a number"
-        if low is not None and high is not None:
-            where = f"in [{low:g}, {_describe(high)}]"
-        else:
-            where = f">= {low:g}" if low is not None else f"<= {_describe(high)}"
-        raise ValueError(f"{name} must be {kind} {where}, got {arr[bad].flat[0]:g}")
-    return arr
-
-
-def _describe(high: np.ndarray) -> str:
-    return f"{float(high.flat[0]):g}" if np.unique(high).size == 1 else "the bound set by the other arguments"
 
 
 # ------------------------------------------------------------ ideal ansatz
@@ -73,8 +48,8 @@ def lemma3_eps(l, Z, vstar=DEFAULT_VSTAR) -> np.ndarray:
     eps = v*^2/6 sum_m (1 - l_m/Z)^2, summed over the last axis of ``l``. It holds
     for any 0 <= l_m <= Z (the paper's hypothesis sum_m l_m <= M is not needed).
     """
-    Z = _checked("Z", Z, low=1, integer=True)
-    l = _checked("l", l, low=0, high=Z[..., None] if Z.ndim else Z, integer=True)
+    Z = check_values("Z", Z, low=1, integer=True)
+    l = check_values("l", l, low=0, high=Z[..., None] if Z.ndim else Z, integer=True)
     return SIXTH * np.asarray(vstar, dtype=float) ** 2 * np.sum((1.0 - l / Z[..., None]) ** 2, axis=-1)
 
 
@@ -84,7 +59,7 @@ def lemma3_epshat(l, vstar=DEFAULT_VSTAR) -> np.ndarray:
     A block with a survivor is recovered exactly: its nodes are parallel, so the
     survivors can carry the whole weight v* of the block.
     """
-    l = _checked("l", l, low=0, integer=True)
+    l = check_values("l", l, low=0, integer=True)
     return SIXTH * np.asarray(vstar, dtype=float) ** 2 * np.sum(l == 0, axis=-1)
 
 
@@ -121,16 +96,16 @@ def eps_dpp_node(k_n, M, Z, vstar=DEFAULT_VSTAR) -> np.ndarray:
     The k-DPP of the ideal Q keeps one node in each of k_n blocks (erratum 10). A
     non-integer k_n gives the linear interpolation used for Figure 4 (k_n/M = cZ).
     """
-    M = _checked("M", M, low=1)
-    Z = _checked("Z", Z, low=1)
-    k_n = _checked("k_n", k_n, low=0, high=M)
+    M = check_values("M", M, low=1)
+    Z = check_values("Z", Z, low=1)
+    k_n = check_values("k_n", k_n, low=0, high=M)
     return SIXTH * np.asarray(vstar, dtype=float) ** 2 * (k_n * (1.0 - 1.0 / Z) ** 2 + M - k_n)
 
 
 def epshat_dpp_node(k_n, M, vstar=DEFAULT_VSTAR) -> np.ndarray:
     """GE of reweighted DPP node pruning (DIVNET), eq 10 (Lemma 2): (M - k_n) v*^2/6, k_n <= M."""
-    M = _checked("M", M, low=1)
-    k_n = _checked("k_n", k_n, low=0, high=M)
+    M = check_values("M", M, low=1)
+    k_n = check_values("k_n", k_n, low=0, high=M)
     return SIXTH * np.asarray(vstar, dtype=float) ** 2 * (M - k_n)
 
 
@@ -142,10 +117,10 @@ def eps_random_node(k_n, M, Z, vstar=DEFAULT_VSTAR) -> np.ndarray:
     E[l] = k_n/M, Var[l] = k_n (1/M)(1 - 1/M)(K - k_n)/(K - 1), and by Lemma 3
     E[eps] = M v*^2/6 [(1 - E[l]/Z)^2 + Var[l]/Z^2].
     """
-    M = _checked("M", M, low=1, integer=True)
-    Z = _checked("Z", Z, low=1, integer=True)
+    M = check_values("M", M, low=1, integer=True)
+    Z = check_values("Z", Z, low=1, integer=True)
     K = M * Z
-    k_n = _checked("k_n", k_n, low=0, high=K, integer=True)
+    k_n = check_values("k_n", k_n, low=0, high=K, integer=True)
     mean = k_n / M
     var = np.where(K > 1, k_n * (1.0 / M) * (1.0 - 1.0 / M) * (K - k_n) / np.maximum(K - 1.0, 1.0), 0.0)
     return SIXTH * np.asarray(vstar, dtype=float) ** 2 * M * ((1.0 - mean / Z) ** 2 + var / Z**2)
@@ -153,9 +128,9 @@ def eps_random_node(k_n, M, Z, vstar=DEFAULT_VSTAR) -> np.ndarray:
 
 def epshat_random_node(k_n, M, Z, vstar=DEFAULT_VSTAR) -> np.ndarray:
     """Exact E[epshat] of reweighted random node pruning: M v*^2/6 P(l_m = 0) = M v*^2/6 C(K-Z, k_n)/C(K, k_n)."""
-    M = _checked("M", M, low=1, integer=True)
-    Z = _checked("Z", Z, low=1, integer=True)
-    k_n = _checked("k_n", k_n, low=0, high=M * Z, integer=True)
+    M = check_values("M", M, low=1, integer=True)
+    Z = check_values("Z", Z, low=1, integer=True)
+    k_n = check_values("k_n", k_n, low=0, high=M * Z, integer=True)
     return SIXTH * np.asarray(vstar, dtype=float) ** 2 * M * hypergeom.pmf(0, M * Z, Z, k_n)
 
 
@@ -166,8 +141,8 @@ def edge_arcsines(c, Z) -> tuple[np.ndarray, np.ndarray]:
     a = (1/Z) arcsin(c/(1+c)) + (1 - 1/Z) arcsin(c^2/(1+c))   (student-student, f1 = M v*^2 a / pi)
     b = arcsin(c / sqrt(2 (1+c)))                              (student-teacher, f3 = 2 M v*^2 b / pi)
     """
-    c = _checked("c", c, low=0.0, high=1.0)
-    Z = _checked("Z", Z, low=1)
+    c = check_values("c", c, low=0.0, high=1.0)
+    Z = check_values("Z", Z, low=1)
     a = np.arcsin(c / (1.0 + c)) / Z + (1.0 - 1.0 / Z) * np.arcsin(c * c / (1.0 + c))
     b = np.arcsin(c / np.sqrt(2.0 * (1.0 + c)))
     return a, b
@@ -179,7 +154,7 @@ def eps_edge_scaled(A, c, Z, M, vstar=DEFAULT_VSTAR) -> np.ndarray:
     M v*^2/pi [A^2 a + pi/6 - 2 A b] with a, b of :func:`edge_arcsines`.
     """
     a, b = edge_arcsines(c, Z)
-    M = _checked("M", M, low=1)
+    M = check_values("M", M, low=1)
     A = np.asarray(A, dtype=float)
     return M * np.asarray(vstar, dtype=float) ** 2 / math.pi * (A * A * a + math.pi / 6.0 - 2.0 * A * b)
 
@@ -203,6 +178,6 @@ def optimal_edge_scale(c, Z) -> np.ndarray:
 def epshat_random_edge(c, Z, M, vstar=DEFAULT_VSTAR) -> np.ndarray:
     """Minimum over A of eq 15 (Theorem 3): M v*^2/pi [pi/6 - b^2/a]; M v*^2/6 at c = 0."""
     a, b = edge_arcsines(c, Z)
-    M = _checked("M", M, low=1)
+    M = check_values("M", M, low=1)
     gain = np.divide(b * b, a, out=np.zeros(np.shape(a)), where=a > 0)
     return M * np.asarray(vstar, dtype=float) ** 2 / math.pi * (math.pi / 6.0 - gain)

@@ -19,15 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsdyn.checks import check_int
+from tsdyn.pruning.blocks import assign_blocks
 from tsdyn.pruning.dpp import kdpp_subsets, uniform_subsets
 from tsdyn.eg import eg_of
 from tsdyn.order_parameters import OrderParameters
 from tsdyn.pruning.operators import (bernoulli_edge_mask, edge_scale, expected_edge_pruned, matched_edge_count,
                            prune_student_edges, reweighted_second_layer, scaled, select_importance, subset_eg)
 from tsdyn.dynamics.testset import TestMoments, TestSet
+from tsdyn.trajectory import Trajectory
 
-#: Node reweightings reported: none, DIVNET (post-activation, Mariet & Sra 2016), GE-optimal.
-NODE_REWEIGHTS = {"none": None, "divnet": "divnet-post", "optimal": "optimal"}
+#: The node reweightings reported, by their label in the tables: none, DIVNET (post-activation,
+#: Mariet & Sra 2016), GE-optimal; each maps to its operator in :data:`tsdyn.pruning.operators.NODE_REWEIGHTS`.
+REPORTED_REWEIGHTS = {"none": None, "divnet": "divnet-post", "optimal": "optimal"}
 #: The reweighting the theorems' hatted GEs refer to.
 THEOREM_REWEIGHT = "optimal"
 
@@ -44,9 +47,11 @@ class TrainedStudent:
     seed: int
 
     @classmethod
-    def from_result(cls, result: dict, *, sigma: float, seed: int) -> "TrainedStudent":
-        """From what :func:`tsdyn.targets.training.train` returned."""
-        return cls(result["w"], result["v"], result["wstar"], result["vstar"], float(sigma), int(seed))
+    def from_trajectory(cls, traj: Trajectory, *, sigma: float, seed: int) -> "TrainedStudent":
+        """The final weights of a simulated run (what a training job returns)."""
+        if traj.w is None or traj.wstar is None:
+            raise ValueError("traj must be a simulation with final weights w, wstar (an ODE run has none)")
+        return cls(traj.w, traj.v[-1], traj.wstar, traj.vstar, float(sigma), int(seed))
 
     @property
     def params(self) -> OrderParameters:
@@ -74,6 +79,29 @@ def node_subset_distributions(op: OrderParameters, k_n: int) -> dict:
     return {"random": uniform_subsets(op.K, k_n), "dpp": kdpp_subsets(op.Q, k_n)}
 
 
+def same_block_probabilities(op: OrderParameters, k_n: int) -> dict[str, float]:
+    """Per node-pruning distribution (random, DPP), the exact probability of keeping two nodes of one block."""
+    teacher = assign_blocks(op).teacher
+
+    def two_of_one_block(S):
+        return np.any(np.diff(np.sort(teacher[S], axis=1), axis=1) == 0, axis=1)
+
+    return {m: d.probability(two_of_one_block) for m, d in node_subset_distributions(op, k_n).items()}
+
+
+def pruning_table(students, kn_values, *, methods=("dpp", "importance", "random"), test_samples: int = 0,
+                  test_seed: int | None = None, edge_masks: int = 0, edge_seed: int | None = None) -> list[dict]:
+    """Per student: the rows of :func:`node_pruning_rows` (with the test-set 1/2 MSE on ``test_samples``
+    inputs of purpose ``test_seed`` if asked), then, if ``edge_masks``, those of :func:`edge_pruning_rows`."""
+    table = []
+    for student in students:
+        test = student_test_set(student, int(test_samples), test_seed) if test_samples else None
+        table += node_pruning_rows(student, kn_values, test=test, methods=methods)
+        if edge_masks:
+            table += edge_pruning_rows(student, kn_values, n_masks=int(edge_masks), seed=edge_seed)
+    return table
+
+
 def node_pruning_rows(student: TrainedStudent, kn_values, *, test: TestMoments | None = None,
                       methods=("dpp", "importance", "random")) -> list[dict]:
     """Exact GE of DPP, importance and random node pruning for each k_n, each reweighting.
@@ -86,7 +114,7 @@ def node_pruning_rows(student: TrainedStudent, kn_values, *, test: TestMoments |
     for k_n in kn_values:
         dists = node_subset_distributions(op, int(k_n))
         importance = select_importance(op.v, int(k_n))[None, :]
-        for label, reweight in NODE_REWEIGHTS.items():
+        for label, reweight in REPORTED_REWEIGHTS.items():
             for method in methods:
                 def eps(S, reweight=reweight):
                     return subset_eg(op, S, reweight)

@@ -4,6 +4,10 @@ Entries live at ``<root>/<job.key()>.npz``. Each carries its own metadata
 (function, parameters, format version), so a file that does not belong to its
 key - corrupt, truncated, from another version or copied in by hand - is
 recognised, reported in plain words, moved aside and recomputed.
+
+A training run is stored as :meth:`tsdyn.trajectory.Trajectory.to_arrays`, the
+same arrays as its ``.npz`` file, and read back with :meth:`Trajectory.from_arrays`
+(in :mod:`tsdyn.targets.students`, the one place the targets read runs).
 """
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ provides two functions::
 
 A job's function is named by import path (``"tsdyn.targets.fig2a:train"``) and
 called as ``func(**params)``; it must return a flat ``dict`` of numpy arrays,
-numbers and strings (stored as ``.npz``). Identical (func, params) pairs from
+numbers and strings (stored as ``.npz``); a training run returns its trajectory
+encoded by :meth:`tsdyn.trajectory.Trajectory.to_arrays`. Identical (func, params) pairs from
 different targets are run once: the cache key is a hash of both plus
 :data:`FORMAT_VERSION`.
 """
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 #: Bump when the meaning or layout of cached results changes: old entries are then ignored.
-FORMAT_VERSION = 1
+#: 2: a training run's result is its whole Trajectory.to_arrays() (history of Q, R, v included).
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from tsdyn.outputs import pyplot, save_figure, write_rows
-from tsdyn.pruning.study import TrainedStudent, node_pruning_rows, student_test_set
+from tsdyn.pruning.study import pruning_table
 from tsdyn.sweep.job import Job
-from tsdyn.targets.training import training_jobs, training_name
-
-TEST_SET_SEED = 20_000
+from tsdyn.targets.students import TEST_SET_SEED, students
+from tsdyn.targets.training import training_jobs
 
 METHOD_STYLE = {"dpp": ("DPP node", "C0", "o"), "importance": ("importance node", "C1", "s"),
                 "random": ("random node", "C2", "^")}
@@ -30,26 +29,10 @@ def jobs(cfg: dict, *, quick: bool) -> list[Job]:
     return training_jobs(cfg)
 
 
-def students(cfg: dict, results: dict[str, dict]):
-    """The trained students of this configuration, in (sigma, seed) order."""
-    for sigma in cfg["sigmas"]:
-        for seed in cfg["seeds"]:
-            yield TrainedStudent.from_result(results[training_name(cfg, sigma, seed)], sigma=sigma, seed=seed)
-
-
-def rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
-    """The fig2a table: exact GE (and test-set 1/2 MSE) of every node pruning, every student, every k_n."""
-    table = []
-    for student in students(cfg, results):
-        test = None
-        if cfg.get("test_samples", 0):
-            test = student_test_set(student, int(cfg["test_samples"]), TEST_SET_SEED)
-        table += node_pruning_rows(student, range(1, cfg["K"] + 1), test=test)
-    return table
-
-
 def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
-    table = rows(cfg, results)
+    """The fig2a table: exact GE (and test-set 1/2 MSE) of every node pruning, every student, every k_n."""
+    table = pruning_table(students(cfg, results), range(1, cfg["K"] + 1),
+                          test_samples=int(cfg.get("test_samples", 0)), test_seed=TEST_SET_SEED)
     paths = [write_rows(table, Path(out) / "fig2a.csv")]
     return paths + plot(table, cfg, Path(out) / "fig2a")
 

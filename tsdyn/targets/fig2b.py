@@ -15,30 +15,21 @@ from pathlib import Path
 import numpy as np
 
 from tsdyn.outputs import pyplot, save_figure, write_rows
-from tsdyn.pruning.study import edge_pruning_rows, node_pruning_rows
+from tsdyn.pruning.study import pruning_table
 from tsdyn.sweep.job import Job
-from tsdyn.targets.fig2a import students
+from tsdyn.targets.students import EDGE_MASK_SEED, students
 from tsdyn.targets.training import training_jobs
-
-EDGE_MASK_SEED = 7_000
 
 
 def jobs(cfg: dict, *, quick: bool) -> list[Job]:
     return training_jobs(cfg)
 
 
-def rows(cfg: dict, results: dict[str, dict], *, methods=("dpp",)) -> list[dict]:
-    """Node pruning (``methods``) and random edge pruning of every student, k_n = 1..M."""
-    kn = range(1, cfg["M"] + 1)
-    table = []
-    for student in students(cfg, results):
-        table += node_pruning_rows(student, kn, methods=methods)
-        table += edge_pruning_rows(student, kn, n_masks=int(cfg["edge_masks"]), seed=EDGE_MASK_SEED)
-    return table
-
-
 def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
-    table = [r for r in rows(cfg, results) if r["reweight"] != "divnet"]
+    """DPP node pruning and random edge pruning of every student, k_n = 1..M (DIVNET rows left out)."""
+    table = pruning_table(students(cfg, results), range(1, cfg["M"] + 1), methods=("dpp",),
+                          edge_masks=int(cfg["edge_masks"]), edge_seed=EDGE_MASK_SEED)
+    table = [r for r in table if r["reweight"] != "divnet"]
     paths = [write_rows(table, Path(out) / "fig2b.csv")]
     return paths + plot(table, cfg, Path(out) / "fig2b")
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.pruning.blocks import assign_blocks
 from tsdyn.pruning.dpp import sample_kdpp
-from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.pruning.operators import select_random
-from tsdyn.pruning.study import node_subset_distributions
+from tsdyn.pruning.study import same_block_probabilities
 from tsdyn.sweep.job import Job
-from tsdyn.targets.fig2a import students
+from tsdyn.targets.students import SUBSET_SEED, students
 from tsdyn.targets.training import training_jobs
 
 
@@ -34,13 +34,11 @@ def panels(cfg: dict, results: dict[str, dict]) -> dict:
     op = student.params
     blocks = assign_blocks(op)
     order = np.lexsort((np.arange(op.K), blocks.teacher))  # by block, then by index
-    rng = np.random.default_rng(cfg.get("subset_seed", 0))
+    rng = np.random.default_rng(cfg.get("subset_seed", SUBSET_SEED))
     k_n = int(cfg["kn"])
     kept = {"dpp": np.sort(sample_kdpp(op.Q, k_n, rng)), "random": select_random(op.K, k_n, rng)}
-    dists = node_subset_distributions(op, k_n)
-    same_block = {m: d.probability(lambda S: np.any(np.diff(np.sort(blocks.teacher[S], axis=1), axis=1) == 0, axis=1))
-                  for m, d in dists.items()}
-    return dict(student=student, Q=op.Q, R=op.R, order=order, blocks=blocks, kept=kept, same_block=same_block, k_n=k_n)
+    return dict(student=student, Q=op.Q, R=op.R, order=order, blocks=blocks, kept=kept,
+                same_block=same_block_probabilities(op, k_n), k_n=k_n)
 
 
 def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:

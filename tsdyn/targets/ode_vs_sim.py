@@ -25,24 +25,20 @@ from pathlib import Path
 import numpy as np
 
 from tsdyn.atomic import atomic_open
-from tsdyn.dynamics.ode import integrate
-from tsdyn.order_parameters import OrderParameters
+from tsdyn.dynamics.compare import (COVERABLE_SPREAD, PRE_EXIT_T, TOLERANCE, comparison_rows, ensemble_rows,
+                                    ode_from_start, replica_curves, replica_rows, replica_summary, worst_rel_diff)
 from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.sweep.job import Job
-from tsdyn.targets.training import replica_data_seeds, replica_jobs, training_jobs, training_name
+from tsdyn.targets.students import replica_jobs, replicas, runs
+from tsdyn.targets.training import training_jobs
 
 log = logging.getLogger("tsdyn.sweep")
-
-#: Agreement asked of simulation and ODE (issue #3), drawn as a band.
-TOLERANCE = 0.2
-#: Largest spread max/min of replicas that one curve can cover within +-TOLERANCE.
-COVERABLE_SPREAD = (1 + TOLERANCE) / (1 - TOLERANCE)
 
 
 def jobs(cfg: dict, *, quick: bool) -> list[Job]:
     """The training runs (shared with fig2a: same parameters, trained once), the ensemble's, the replicas."""
-    replicas = [job for sigma in cfg.get("replica_sigmas", []) for job in replica_jobs(cfg, sigma, cfg["replicas"])]
-    return training_jobs(cfg) + training_jobs(ensemble_cfg(cfg)) + replicas
+    replica = [job for sigma in cfg.get("replica_sigmas", []) for job in replica_jobs(cfg, sigma, cfg["replicas"])]
+    return training_jobs(cfg) + training_jobs(ensemble_cfg(cfg)) + replica
 
 
 def ensemble_cfg(cfg: dict) -> dict:
@@ -50,126 +46,59 @@ def ensemble_cfg(cfg: dict) -> dict:
     return {**cfg, "sigmas": [0.0], "seeds": list(range(int(cfg.get("ensemble_seeds", 0))))}
 
 
-def ensemble_rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
-    """Per record time, over the ensemble's seeds: mean and standard error of sim/ODE - 1 and of
-    log(sim/ODE), the largest |sim/ODE - 1|, and the fraction of seeds within the tolerance band.
+def rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
+    """Per sigma, seed and record time: eps_g of the run and of the ODE from its start."""
+    table = []
+    for sigma in cfg["sigmas"]:
+        for seed, run in zip(cfg["seeds"], runs(cfg, results, sigma)):
+            res = ode_from_start(run, lr=cfg["lr"], sigma=sigma)
+            if not res["ode_success"]:
+                log.warning("ODE run sigma=%g seed=%d stopped early: %s", sigma, seed, res["ode_message"])
+            table += comparison_rows(res, sigma=sigma, seed=seed)
+    return table
 
-    Where the ODE is the N -> infinity mean, the mean log-ratio is 0 within its error; single runs
-    may leave the band where the plateau exits jitter, and at N = 500 the simulations leave the
-    first plateau early on average (SGD noise adds to the symmetry breaking).
-    """
+
+def ensemble(cfg: dict, results: dict[str, dict]) -> list[dict]:
+    """:func:`tsdyn.dynamics.compare.ensemble_rows` over the ensemble's runs (none below two seeds)."""
     ecfg = ensemble_cfg(cfg)
     if len(ecfg["seeds"]) < 2:
         return []
-    runs = [integrate_from(results[training_name(ecfg, 0.0, seed)], lr=cfg["lr"], sigma=0.0) for seed in ecfg["seeds"]]
-    n = min(len(r["times"]) for r in runs)
-    ratio = np.array([r["eg_sim"][:n] / r["eg_ode"][:n] for r in runs])
-    rel, log_ratio, root = ratio - 1.0, np.log(ratio), np.sqrt(len(runs))
-    return [dict(t=float(t), seeds=len(runs), mean_rel_diff=float(rel[:, i].mean()),
-                 se_rel_diff=float(rel[:, i].std(ddof=1) / root), mean_log_ratio=float(log_ratio[:, i].mean()),
-                 se_log_ratio=float(log_ratio[:, i].std(ddof=1) / root), max_abs_rel_diff=float(np.abs(rel[:, i]).max()),
-                 fraction_within_tolerance=float(np.mean(np.abs(rel[:, i]) <= TOLERANCE)))
-            for i, t in enumerate(runs[0]["times"][:n])]
+    return ensemble_rows([ode_from_start(run, lr=cfg["lr"], sigma=0.0) for run in runs(ecfg, results, 0.0)])
 
 
-def replica_runs(cfg: dict, results: dict[str, dict], sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The replicas of the start of ``seed``: record times (n,), their eps_g (replicas, n) and the ODE's (n,)."""
-    names = [training_name(cfg, sigma, seed, ds) for ds in replica_data_seeds(seed, cfg["replicas"])]
-    ode = integrate_from(results[names[0]], lr=cfg["lr"], sigma=sigma)
-    n = min(len(ode["times"]), *(len(results[name]["eg"]) for name in names))
-    return ode["times"][:n], np.array([results[name]["eg"][:n] for name in names]), ode["eg_ode"][:n]
-
-
-def replica_rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
-    """Per sigma, seed and record time: the ODE from the seed's start and the range of its replicas.
-
-    ``spread`` = largest / smallest replica eps_g; above :data:`COVERABLE_SPREAD` no single
-    curve is within +-TOLERANCE of every replica. ``fraction_within_tolerance``: replicas
-    with |sim / ODE - 1| <= TOLERANCE at that time.
-    """
-    table = []
+def replica_tables(cfg: dict, results: dict[str, dict]) -> tuple[list[dict], list[dict]]:
+    """Per sigma and seed of the replicas: the rows of each record time, and one summary row."""
+    table, summary = [], []
     for sigma in cfg.get("replica_sigmas", []):
         for seed in cfg["seeds"]:
-            times, eg, ode = replica_runs(cfg, results, sigma, seed)
-            within = np.abs(eg / ode - 1) <= TOLERANCE
-            for i, t in enumerate(times):
-                table.append(dict(sigma=float(sigma), seed=int(seed), t=float(t), replicas=len(eg),
-                                  eg_ode=float(ode[i]), eg_min=float(eg[:, i].min()), eg_max=float(eg[:, i].max()),
-                                  spread=float(eg[:, i].max() / eg[:, i].min()),
-                                  fraction_within_tolerance=float(within[:, i].mean())))
-    return table
-
-
-def replica_summary(cfg: dict, results: dict[str, dict], *, t_from: float = 1.0) -> list[dict]:
-    """Per sigma and seed, over record times t >= ``t_from``: the largest replica spread (and when),
-    and how many replicas stay within +-TOLERANCE of the ODE at every one of those times."""
-    summary = []
-    for sigma in cfg.get("replica_sigmas", []):
-        for seed in cfg["seeds"]:
-            times, eg, ode = replica_runs(cfg, results, sigma, seed)
-            later = times >= t_from
-            eg, ode, times = eg[:, later], ode[later], times[later]
-            spread = eg.max(axis=0) / eg.min(axis=0)
-            i = int(np.argmax(spread))
-            always = np.all(np.abs(eg / ode - 1) <= TOLERANCE, axis=1)
-            summary.append(dict(sigma=float(sigma), seed=int(seed), replicas=len(eg), largest_spread=float(spread[i]),
-                                at_t=float(times[i]), eg_min=float(eg[:, i].min()), eg_max=float(eg[:, i].max()),
-                                eg_ode=float(ode[i]), coverable=bool(spread[i] <= COVERABLE_SPREAD),
-                                replicas_always_within=int(always.sum())))
-    return summary
-
-
-def integrate_from(result: dict, *, lr: float, sigma: float) -> dict:
-    """Integrate the ODEs from a training run's exact initial state at its record times."""
-    start = OrderParameters(result["Q0"], result["R0"], result["T"], result["v0"], result["vstar"])
-    ode = integrate(start, lr=lr, sigma=sigma, times=result["times"])
-    n = len(ode.times)  # fewer than the simulation's only if the ODE run stopped (message says why)
-    return dict(times=result["times"][:n], eg_sim=result["eg"][:n], eg_ode=ode.eg, ode_success=bool(ode.success),
-                ode_message=ode.message, ode_nfev=int(ode.info["nfev"]), ode_seconds=float(ode.info["seconds"]))
-
-
-def rows(cfg: dict, results: dict[str, dict]) -> list[dict]:
-    table = []
-    for sigma in cfg["sigmas"]:
-        for seed in cfg["seeds"]:
-            res = integrate_from(results[training_name(cfg, sigma, seed)], lr=cfg["lr"], sigma=sigma)
-            if not res["ode_success"]:
-                log.warning("ODE run sigma=%g seed=%d stopped early: %s", sigma, seed, res["ode_message"])
-            for t, eg_sim, eg_ode in zip(res["times"], res["eg_sim"], res["eg_ode"]):
-                table.append(dict(seed=int(seed), sigma=float(sigma), t=float(t), eg_sim=float(eg_sim),
-                                  eg_ode=float(eg_ode), rel_diff=float(eg_sim / eg_ode - 1)))
-    return table
+            curves = replica_curves(replicas(cfg, results, sigma, seed), lr=cfg["lr"], sigma=sigma)
+            label = dict(sigma=float(sigma), seed=int(seed))
+            table += [{**label, **row} for row in replica_rows(*curves)]
+            summary.append({**label, **replica_summary(*curves)})
+    return table, summary
 
 
 def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     table = rows(cfg, results)
     paths = [write_rows(table, Path(out) / "ode_vs_sim.csv", ["seed", "sigma", "t", "eg_sim", "eg_ode", "rel_diff"])]
     paths += plot(table, cfg, Path(out) / "ode_vs_sim")
-    ensemble = ensemble_rows(cfg, results)
-    if ensemble:
-        paths.append(write_rows(ensemble, Path(out) / "ode_vs_sim_ensemble.csv"))
-        paths += plot_ensemble(ensemble, cfg, Path(out) / "ode_vs_sim_ensemble")
-    replicas, summary = replica_rows(cfg, results), replica_summary(cfg, results)
-    if replicas:
-        paths.append(write_rows(replicas, Path(out) / "ode_vs_sim_replicas.csv"))
+    ens = ensemble(cfg, results)
+    if ens:
+        paths.append(write_rows(ens, Path(out) / "ode_vs_sim_ensemble.csv"))
+        paths += plot_ensemble(ens, cfg, Path(out) / "ode_vs_sim_ensemble")
+    replica, summary = replica_tables(cfg, results)
+    if replica:
+        paths.append(write_rows(replica, Path(out) / "ode_vs_sim_replicas.csv"))
         paths.append(write_rows(summary, Path(out) / "ode_vs_sim_replicas_summary.csv"))
-        paths += plot_replicas(replicas, cfg, Path(out) / "ode_vs_sim_replicas")
+        paths += plot_replicas(replica, cfg, Path(out) / "ode_vs_sim_replicas")
     path = Path(out) / "ode_vs_sim.md"
     with atomic_open(path, "w") as fh:
-        fh.write(verdicts(cfg, table, ensemble, summary))
+        fh.write(verdicts(cfg, table, ens, summary))
     return paths + [path]
-
-
-#: Record times up to the first plateau's exit, where single runs are asked to follow the ODE.
-PRE_EXIT_T = 20.0
 
 
 def verdicts(cfg: dict, table: list[dict], ensemble: list[dict], replicas: list[dict]) -> str:
     """ode_vs_sim.md: each agreement criterion between single runs, their mean and the ODE, with its verdict."""
-    def worst(rows):
-        row = max(rows, key=lambda r: abs(r["rel_diff"]))
-        return abs(row["rel_diff"]), row["t"]
-
     lines = ["# The order-parameter ODEs against online SGD", "",
              f"M = {cfg['M']}, K = {cfg['K']}, N = {cfg['N']}, eta = {cfg['lr']:g}, v* = {cfg['vstar']:g}; "
              "the ODE starts from each run's exact initial state. Why single runs leave the band at the plateau "
@@ -180,8 +109,8 @@ def verdicts(cfg: dict, table: list[dict], ensemble: list[dict], replicas: list[
     for sigma in cfg["sigmas"]:
         for seed in cfg["seeds"]:
             rows_ = [r for r in table if r["sigma"] == sigma and r["seed"] == seed and r["t"] >= 1]
-            early, _ = worst([r for r in rows_ if r["t"] <= PRE_EXIT_T])
-            late, at = worst(rows_)
+            early, _ = worst_rel_diff([r for r in rows_ if r["t"] <= PRE_EXIT_T])
+            late, at = worst_rel_diff(rows_)
             lines.append(f"| {sigma:g} | {seed} | {early:.3f} | {_verdict(early <= TOLERANCE)} | {late:.3f} | "
                          f"{at:g} | {_verdict(late <= TOLERANCE)} |")
     if ensemble:

@@ -5,13 +5,11 @@ theorems and pathkernel (M = 5, K = 20) ask for the same runs with the same
 parameters, so the sweep trains each student once and every target reads it.
 Every argument of :func:`tsdyn.simulate.simulate` that shapes the run is in
 the job's parameters, and so in its cache key, including the version of the
-random input stream. Replicas (:func:`replica_jobs`) share a run's start and
-differ in their data only (``data_seed``); the replica with ``data_seed ==
-seed`` is the run itself, trained once.
+random input stream. A job returns the run's :class:`~tsdyn.trajectory.Trajectory`
+encoded by :meth:`~tsdyn.trajectory.Trajectory.to_arrays` (the cache stores a
+flat dict of arrays); :mod:`tsdyn.targets.students` decodes it, the only reader.
 """
 from __future__ import annotations
-
-import itertools
 
 from tsdyn.sweep.job import Job
 
@@ -19,44 +17,21 @@ from tsdyn.sweep.job import Job
 def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps: int, sigma: float, seed: int,
           init_scale: float, per_decade: int, train_second_layer: bool, test_samples: int, stream: str,
           data_seed: int | None = None) -> dict:
-    """Train a student in the teacher-student setup; return its history and final weights."""
+    """Train a student in the teacher-student setup; return its trajectory (history and final weights),
+    as :meth:`Trajectory.to_arrays`."""
     from tsdyn.simulate import STREAM_VERSION, simulate
 
     if stream != STREAM_VERSION:
         raise ValueError(f"stream must be the simulator's input stream {STREAM_VERSION!r}, got {stream!r}")
     traj = simulate(N=N, M=M, K=K, lr=lr, lr2=lr2, sigma=sigma, vstar=vstar, steps=steps, seed=seed,
-                    data_seed=data_seed, init_scale=init_scale, per_decade=per_decade, train_second_layer=train_second_layer,
-                    test_samples=test_samples)
-    out = dict(times=traj.times, eg=traj.eg, w=traj.w, v=traj.v[-1], wstar=traj.wstar, vstar=traj.vstar,
-               Q0=traj.initial.Q, R0=traj.initial.R, v0=traj.initial.v, T=traj.T,
-               seconds=float(traj.info["wall_s"]))
-    if traj.test_mse is not None:
-        out["test_mse"] = traj.test_mse
-    return out
+                    data_seed=data_seed, init_scale=init_scale, per_decade=per_decade,
+                    train_second_layer=train_second_layer, test_samples=test_samples)
+    return traj.to_arrays()
 
 
 def training_jobs(cfg: dict) -> list[Job]:
     """One training job per (sigma, seed) of a target configuration."""
-    return [_training_job(cfg, sigma, seed) for sigma in cfg["sigmas"] for seed in cfg["seeds"]]
-
-
-#: Data seeds of replicas start here, away from the seeds of ordinary runs.
-REPLICA_DATA_SEED_BASE = 10_000
-
-
-def replica_data_seeds(seed: int, replicas: int) -> list[int]:
-    """The data seeds of ``replicas`` runs from the start of ``seed``: the run itself first, all distinct."""
-    others = (d for d in itertools.count(REPLICA_DATA_SEED_BASE + 1) if d != int(seed))
-    return [int(seed)] + list(itertools.islice(others, int(replicas) - 1))
-
-
-def replica_jobs(cfg: dict, sigma: float, replicas: int) -> list[Job]:
-    """Per seed of ``cfg``, ``replicas`` runs from its start, each on other data (SGD noise replicas).
-
-    The first is the ordinary run (same job, same cache key as :func:`training_jobs`).
-    """
-    return [_training_job(cfg, sigma, seed, data_seed)
-            for seed in cfg["seeds"] for data_seed in replica_data_seeds(seed, replicas)]
+    return [training_job(cfg, sigma, seed) for sigma in cfg["sigmas"] for seed in cfg["seeds"]]
 
 
 def sgd_cost(*, steps: int, N: int, K: int) -> float:
@@ -64,7 +39,8 @@ def sgd_cost(*, steps: int, N: int, K: int) -> float:
     return float(steps) * N * (K + 4)
 
 
-def _training_job(cfg: dict, sigma: float, seed: int, data_seed: int | None = None) -> Job:
+def training_job(cfg: dict, sigma: float, seed: int, data_seed: int | None = None) -> Job:
+    """The one place a training job is built from a target's configuration (its parameters are its cache key)."""
     from tsdyn.simulate import STREAM_VERSION
 
     params = dict(N=int(cfg["N"]), M=int(cfg["M"]), K=int(cfg["K"]), lr=float(cfg["lr"]),
