@@ -60,7 +60,7 @@ def test_magnitude_family_on_the_ideal_student_matches_the_closed_form():
     M, Z, vs = 2, 3, 4.0
     w, v, wstar = ideal_student(M=M, Z=Z, N=12_000, vstar=vs, seed=3)
     rows = study.pruned_score_rows(w, v, wstar, vs, kn=[1, 2, 3], scores=["magnitude", "synflow", "synflow_l2"],
-                                   layers="first", sigma=0.0, seed=0, score_samples=20)
+                                   layers=["first"], sigma=0.0, seed=0, score_samples=20)
     for row in (r for r in rows if r["method"] in ("magnitude", "synflow", "synflow_l2")):
         plain, reweighted = magnitude_pruned_ideal_eg(row["c"], M, vs)
         assert row["eg"] == pytest.approx(plain, rel=0.02)
@@ -71,7 +71,7 @@ def test_full_budget_recovers_the_unpruned_student_and_equal_v_makes_synflow_mag
     w, v, wstar = ideal_student(M=2, Z=3, N=40)
     w = w + 0.3 * np.random.default_rng(1).standard_normal(w.shape)  # not at the optimum: eps > 0
     rows = study.pruned_score_rows(w, v, wstar, 4.0, kn=[2, 6], scores=["magnitude", "synflow", "synflow_l2"],
-                                   layers="first", sigma=0.0, seed=0, score_samples=50)
+                                   layers=["first"], sigma=0.0, seed=0, score_samples=50)
     full = [r for r in rows if r["kn"] == 6]
     assert len({round(r["eg"], 12) for r in full}) == 1  # every method keeps everything
     # All |v_k| equal: |v_k||w_ki| and v_k^2 |w_ki| order the edges exactly as |w_ki| does.
@@ -83,7 +83,7 @@ def test_pruned_ge_of_a_score_mask_matches_monte_carlo():
     rng = np.random.default_rng(2)
     K, M, N = 4, 2, 50
     w, v, wstar = rng.standard_normal((K, N)), rng.standard_normal(K), rng.standard_normal((M, N))
-    rows = study.pruned_score_rows(w, v, wstar, 2.0, kn=[1], scores=["synflow"], layers="first", sigma=0.0, seed=3,
+    rows = study.pruned_score_rows(w, v, wstar, 2.0, kn=[1], scores=["synflow"], layers=["first"], sigma=0.0, seed=3,
                                    score_samples=50)
     exact = next(r["eg"] for r in rows if r["method"] == "synflow")
     mask = np.abs(v)[:, None] * np.abs(w) >= np.sort((np.abs(v)[:, None] * np.abs(w)).ravel())[-N]

@@ -13,6 +13,7 @@ k_n (N + 1) when c K is a whole number (pruning paper eq 1).
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -133,10 +134,11 @@ def train_pruned(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: floa
 
 
 # ---------------------------------------------------------------- trained students
-def pruned_score_rows(w, v, wstar, vstar, *, kn: list[int], scores: list[str], layers: str, sigma: float,
+def pruned_score_rows(w, v, wstar, vstar, *, kn: list[int], scores: list[str], layers: list[str], sigma: float,
                       seed: int, score_samples: int) -> list[dict]:
-    """Exact GE (pruning eqs 5-8) of a trained student pruned by each score at c = k_n / K, per budget.
+    """Exact GE (pruning eqs 5-8) of a trained student pruned by each score at c = k_n / K, per budget and rule.
 
+    ``layers``: the budget rules to apply (each score is computed once).
     ``eg``: no reweighting; ``eg_reweighted``: the GE-optimal scale v -> A v
     (pruning Theorem 3, eq 15). Also the nodes left with a path, the output
     weights kept and Tr Pi of the pruned network (path-kernel eq 14).
@@ -146,15 +148,14 @@ def pruned_score_rows(w, v, wstar, vstar, *, kn: list[int], scores: list[str], l
     vs, T = as_vstar(vstar, wstar.shape[0]), overlap_T(wstar)
     rows = []
     for name in scores:
-        data = scoring_data(name, wstar, vstar, score_samples, seed=seed, sigma=sigma)
-        importance = score(name, w, v, **{k: data[k] for k in data if k in ("x", "y", "mu")})
-        for k in kn:
-            mask = select_top(importance, k / K, include_v=check_layers(layers) == "both")
+        importance = score(name, w, v, **scoring_data(name, wstar, vstar, score_samples, seed=seed, sigma=sigma))
+        for rule, k in itertools.product(layers, kn):
+            mask = select_top(importance, k / K, include_v=check_layers(rule) == "both")
             keep = trainable_mask(mask)
             wp, vp = np.where(keep, w, 0.0), np.where(mask.v, v, 0.0)
             Q, R = overlap_Q(wp), overlap_R(wp, wstar)
             A = float(optimal_scale(Q, R, T, vp, vs)) if np.any(vp) else 1.0
-            rows.append(dict(method=name, layers=layers, kn=int(k), c=k / K, eg=float(eg(Q, R, T, vp, vs)),
+            rows.append(dict(method=name, layers=rule, kn=int(k), c=k / K, eg=float(eg(Q, R, T, vp, vs)),
                              eg_reweighted=float(eg(Q, R, T, A * vp, vs)), trace_pi=path_kernel_trace(w, v, keep),
                              **mask_counts(mask)))
     return rows

@@ -53,10 +53,9 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
                 student = TrainedStudent.from_result(r, sigma=sigma, seed=seed)
                 common = dict(student=label, M=st["M"], K=st["K"], N=st["N"], sigma=float(sigma), seed=int(seed),
                               eg_unpruned=float(r["eg"][-1]))
-                for layers in cfg["layers"]:
-                    rows += [dict(common, **row) for row in pruned_score_rows(
-                        r["w"], r["v"], r["wstar"], r["vstar"], kn=st["kn"], scores=cfg["scores"], layers=layers,
-                        sigma=float(sigma), seed=int(seed), score_samples=cfg["score_samples"])]
+                rows += [dict(common, **row) for row in pruned_score_rows(
+                    r["w"], r["v"], r["wstar"], r["vstar"], kn=st["kn"], scores=cfg["scores"], layers=cfg["layers"],
+                    sigma=float(sigma), seed=int(seed), score_samples=cfg["score_samples"])]
                 rows += [dict(common, **row) for row in _baseline_rows(cfg, st, student)]
     return [write_rows(rows, out / "pathkernel.csv", ROW_FIELDS)] + _figure(cfg, rows, out)
 
