@@ -1,5 +1,6 @@
 """Path kernel of the two-layer student: definition vs gradient identity vs sympy vs finite differences."""
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -113,3 +114,49 @@ def test_bad_input_raises_naming_the_parameter():
         pk.synflow_objective(np.ones(2), w, v)
     with pytest.raises(ValueError, match="mask must be boolean"):
         pk.path_values(w, v, np.full(w.shape, 2))
+
+
+def test_ntk_gradients_match_finite_differences_and_the_factorisation_matches_the_explicit_kernel():
+    from tsdyn.conventions import network_output
+    from tsdyn.pathkernel import ntk
+
+    rng = np.random.default_rng(31)
+    K, N, n = 3, 8, 5
+    w, v, x = rng.standard_normal((K, N)), rng.standard_normal(K), rng.standard_normal((n, N))
+    mask = rng.random((K, N)) < 0.6
+    mask[2] = False                                   # a node without paths has no gradient columns
+    G = ntk.ntk_gradients(w, v, x, mask)
+    h, cols = 1e-6, []
+    for k, i in zip(*np.nonzero(mask)):
+        e = np.zeros_like(w)
+        e[k, i] = h
+        cols.append((network_output(np.where(mask, w + e, 0), v, x) - network_output(np.where(mask, w - e, 0), v, x)) / (2 * h))
+    for k in np.flatnonzero(mask.any(axis=1)):
+        e = np.zeros_like(v)
+        e[k] = h
+        cols.append((network_output(np.where(mask, w, 0), v + e, x) - network_output(np.where(mask, w, 0), v - e, x)) / (2 * h))
+    np.testing.assert_allclose(G, np.array(cols).T, atol=1e-7)
+    J = ntk.data_factor(w, v, x, mask)
+    np.testing.assert_allclose(ntk.factorised_ntk_gram(w, v, x, mask), J @ pk.path_kernel(w, v, mask) @ J.T, atol=1e-12)
+    true, fact = ntk.ntk_traces(w, v, x, mask)
+    assert true == pytest.approx(np.trace(G @ G.T) / n, rel=1e-12)
+    assert fact == pytest.approx(np.trace(ntk.factorised_ntk_gram(w, v, x, mask)) / n, rel=1e-12)
+    assert fact < true        # |lambda g'(lambda)| < |g(lambda)| for erf
+
+
+def test_theorem1_trace_bound_and_weyl_bound_hold_for_the_factorised_kernel():
+    # von Neumann (sum) and Horn/Weyl (lambda_i <= min(nu_1 pi_i, nu_i pi_1)) are theorems for J Pi J^T;
+    # the paper's pointwise lambda_i <= nu_i pi_i is not, and fails on some networks.
+    from tsdyn.pathkernel import ntk
+
+    rng = np.random.default_rng(32)
+    pointwise = []
+    for _ in range(20):
+        K, N, n = 4, 10, 12
+        w, v, x = rng.standard_normal((K, N)), rng.standard_normal(K) * rng.uniform(0.1, 3, K), rng.standard_normal((n, N))
+        out = ntk.theorem1_check(w, v, x, rng.random((K, N)) < 0.5)
+        assert out["factorised_sum_ratio"] <= 1 + 1e-12 and out["factorised_weyl_frac"] == 1.0
+        pointwise.append(out["factorised_pointwise_frac"])
+    assert min(pointwise) < 1.0
+    dead = ntk.theorem1_check(w, v, x, np.zeros((K, N), bool))
+    assert all(math.isnan(val) for val in dead.values())

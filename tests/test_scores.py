@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tsdyn.pathkernel import scores as sc
+from tsdyn.pathkernel import selection as sel
 from tsdyn.pathkernel.kernel import LayerArrays
 
 
@@ -136,16 +137,16 @@ def test_other_reading_of_synflow_l2_keeps_the_same_edges_as_synflow():
     w, v, _, _, _ = setup(K=5, N=40, seed=11, masked=False)
     saliency_of_RPK = LayerArrays(2 * (v**2)[:, None] * w**2, np.zeros(5))  # dR_PK/dtheta (.) theta
     for c in (0.1, 0.3, 0.7):
-        a = sc.select_top(saliency_of_RPK, c).w
-        b = sc.select_top(sc.synflow_scores(w, v), c).w
+        a = sel.select_top(saliency_of_RPK, c).w
+        b = sel.select_top(sc.synflow_scores(w, v), c).w
         np.testing.assert_array_equal(a, b)
 
 
 def test_dist_scores_with_constant_relevance_rank_like_the_plain_ones():
     w, v, x, _, _ = setup(K=4, N=30, seed=12, masked=False)
     for plain, dist in (("synflow", "synflow_dist"), ("synflow_l2", "synflow_l2_dist")):
-        a = sc.select_top(sc.score(plain, w, v), 0.4).w
-        b = sc.select_top(sc.score(dist, w, v, mu=np.full(30, math.sqrt(2 / math.pi))), 0.4).w
+        a = sel.select_top(sc.score(plain, w, v), 0.4).w
+        b = sel.select_top(sc.score(dist, w, v, mu=np.full(30, math.sqrt(2 / math.pi))), 0.4).w
         np.testing.assert_array_equal(a, b)
     big = np.random.default_rng(13).standard_normal((200_000, 3))
     np.testing.assert_allclose(sc.input_relevance(big), 1.0, atol=0.01)
@@ -165,21 +166,21 @@ def test_select_top_matches_python_sort_and_breaks_ties_by_index():
         ranked = sorted((j for j in range(total) if ok[j]), key=lambda j: (-values[j], j))[:keep]
         expected = np.zeros(total, bool)
         expected[ranked] = True
-        got = sc.select_top(s, c, include_v=include_v, eligible=eligible)
+        got = sel.select_top(s, c, include_v=include_v, eligible=eligible)
         np.testing.assert_array_equal(got.w.ravel(), expected[:K * N])
         if include_v:
             np.testing.assert_array_equal(got.v, expected[K * N:])
         else:
             assert got.v.all()
     # all scores equal: the first entries in row-major order survive
-    tie = sc.select_top(LayerArrays(np.ones((2, 3)), np.ones(2)), 0.5)
+    tie = sel.select_top(LayerArrays(np.ones((2, 3)), np.ones(2)), 0.5)
     np.testing.assert_array_equal(tie.w, [[True, True, True], [False, False, False]])
 
 
 def test_matched_budget_keeps_k_n_times_N_edges():
     w, v, _, _, _ = setup(K=6, N=500, seed=15, masked=False)
     for k_n in range(7):
-        kept = sc.prune("magnitude", w, v, k_n / 6).w.sum()
+        kept = sel.prune("magnitude", w, v, k_n / 6, layers="first").w.sum()
         assert kept == k_n * 500
 
 
@@ -204,13 +205,13 @@ def test_iterative_synflow_matches_brute_force_loop_and_differs_from_one_shot():
     K, N = 4, 12
     w = rng.standard_normal((K, N)) * rng.uniform(0.2, 3.0, (K, 1))
     v = rng.standard_normal(K) * 0.3
-    got = sc.prune("synflow", w, v, 0.15, rounds=10, include_v=True)
+    got = sel.prune("synflow", w, v, 0.15, rounds=10, layers="both")
     bw, bv = brute_force_iterative_synflow(w, v, 0.15, 10)
     np.testing.assert_array_equal(got.w, bw)
     np.testing.assert_array_equal(got.v, bv)
     assert got.w.sum() + got.v.sum() == math.floor(0.15 * (K * N + K) + 0.5)
     # One shot spends budget on v_k of nodes left without edges (dead parameters); re-scoring does not.
-    one_shot = sc.prune("synflow", w, v, 0.15, include_v=True)
+    one_shot = sel.prune("synflow", w, v, 0.15, layers="both")
     assert np.any(one_shot.v & ~one_shot.w.any(axis=1))
     assert not np.any(got.v & ~got.w.any(axis=1))
 
@@ -219,7 +220,8 @@ def test_iterative_synflow_matches_brute_force_loop_and_differs_from_one_shot():
 def test_iterating_first_layer_only_synflow_changes_nothing(name):
     # One path per first-layer weight: its flow |v_k||w_ki| does not depend on the other first-layer weights.
     w, v, _, _, _ = setup(K=6, N=50, seed=17, masked=False)
-    np.testing.assert_array_equal(sc.prune(name, w, v, 0.2, rounds=20).w, sc.prune(name, w, v, 0.2).w)
+    np.testing.assert_array_equal(sel.prune(name, w, v, 0.2, rounds=20, layers="first").w,
+                                  sel.prune(name, w, v, 0.2, layers="first").w)
 
 
 def test_bad_input_raises_naming_the_parameter():
@@ -233,10 +235,62 @@ def test_bad_input_raises_naming_the_parameter():
     with pytest.raises(ValueError, match="mu .* non-negative"):
         sc.synflow_scores(w, v, mu=-np.ones(w.shape[1]))
     with pytest.raises(ValueError, match="density must be in"):
-        sc.prune("magnitude", w, v, 1.5)
+        sel.prune("magnitude", w, v, 1.5)
     with pytest.raises(ValueError, match="rounds must be an integer >= 1"):
-        sc.prune("synflow", w, v, 0.5, rounds=0)
+        sel.prune("synflow", w, v, 0.5, rounds=0)
     with pytest.raises(ValueError, match="kind must be"):
-        sc.input_relevance(x, "mean")
+        sc.input_relevance(x, "median")
+    with pytest.raises(ValueError, match="layers must be one of"):
+        sel.prune("synflow", w, v, 0.5, layers="second")
     with pytest.raises(ValueError, match="y must have shape"):
         sc.snip_scores(w, v, x, y[:-1])
+
+
+def _fd_saliency(objective, w, v, h=1e-6):
+    """dF/dtheta (.) theta by central finite differences of F(w, v), both layers."""
+    out_w, out_v = np.zeros_like(w), np.zeros_like(v)
+    for idx in np.ndindex(w.shape):
+        e = np.zeros_like(w)
+        e[idx] = h
+        out_w[idx] = (objective(w + e, v) - objective(w - e, v)) / (2 * h) * w[idx]
+    for k in range(v.size):
+        e = np.zeros_like(v)
+        e[k] = h
+        out_v[k] = (objective(w, v + e) - objective(w, v - e)) / (2 * h) * v[k]
+    return out_w, out_v
+
+
+def test_dist_mean_scores_are_absolute_saliencies_of_the_objectives_at_the_signed_mean():
+    # The paper's -Dist: S = dR(mu, theta)/dtheta (.) theta with mu the (signed) input mean, ranked by |S|.
+    from tsdyn.pathkernel import kernel as pk
+
+    w, v, x, _, _ = setup(K=3, N=7, seed=21, masked=False)
+    mu = sc.input_relevance(x, "mean")
+    assert np.any(mu < 0)
+    fd_w, fd_v = _fd_saliency(lambda a, b: pk.synflow_objective(mu, a, b), w, v)
+    got = sc.score("synflow_dist_mean", w, v, mu=mu)
+    np.testing.assert_allclose(got.w, np.abs(fd_w), atol=1e-7)
+    np.testing.assert_allclose(got.v, np.abs(fd_v), atol=1e-7)
+    # dR_PK/d theta^2 (.) theta = dR_PK/dtheta / 2 = (dR_PK/dtheta (.) theta) / (2 theta)
+    fd_w, fd_v = _fd_saliency(lambda a, b: pk.path_kernel_objective(mu, a, b), w, v)
+    got = sc.score("synflow_l2_dist_mean", w, v, mu=mu)
+    np.testing.assert_allclose(got.w, np.abs(fd_w) / (2 * np.abs(w)), atol=1e-6)
+    np.testing.assert_allclose(got.v, np.abs(fd_v) / (2 * np.abs(v)), atol=1e-6)
+    # With a positive constant mu the paper's -Dist ranks as the plain score.
+    for plain, dist in (("synflow", "synflow_dist_mean"), ("synflow_l2", "synflow_l2_dist_mean")):
+        a = sel.select_top(sc.score(plain, w, v), 0.4, include_v=True)
+        b = sel.select_top(sc.score(dist, w, v, mu=np.full(7, 0.3)), 0.4, include_v=True)
+        np.testing.assert_array_equal(a.w, b.w)
+
+
+def test_global_selection_prunes_output_weights_and_the_trainable_mask_drops_their_nodes():
+    w, v, _, _, _ = setup(K=6, N=20, seed=22, masked=False)
+    mask = sel.prune("magnitude", w, v, 0.3, layers="both")
+    assert mask.w.sum() + mask.v.sum() == math.floor(0.3 * (6 * 20 + 6) + 0.5)
+    flat = np.sort(np.concatenate([np.abs(w).ravel(), np.abs(v)]))[::-1]
+    threshold = flat[mask.w.sum() + mask.v.sum() - 1]
+    np.testing.assert_array_equal(mask.v, np.abs(v) >= threshold)
+    live = sel.trainable_mask(mask)
+    assert not live[~mask.v].any() and (live[mask.v] == mask.w[mask.v]).all()
+    counts = sel.mask_counts(mask)
+    assert counts["nodes_alive"] == int(live.any(axis=1).sum())

@@ -8,7 +8,12 @@ S(theta) = dF/dtheta (.) theta of some feature F of the network,
 * ``grasp``            S = -(H dL/dtheta) (.) theta with the exact Hessian H of L (Sec. 4.3, eq 17);
 * ``synflow``          |theta| (.) dR_SF/d|theta| at x = 1 (eq 16; Tanaka et al. 2020);
 * ``synflow_l2``       |dR_PK/d theta^2 (.) theta| at x = 1 (eq 15, Sec. 4.2);
-* ``synflow_dist``, ``synflow_l2_dist``: the same with x = mu, a relevance vector.
+* ``synflow_dist_mean``, ``synflow_l2_dist_mean``: the paper's -Dist recipe (Sec. 4.2):
+  x = mu, the *mean* of the inputs estimated from samples (signed), scores in
+  absolute value (as SynFlow implementations rank |S|);
+* ``synflow_dist``, ``synflow_l2_dist``: this project's adaptation, x = mu_i =
+  <x_i^2> (a non-negative relevance): for isotropic inputs a constant up to
+  sampling noise, so these rank as SynFlow / SynFlow-L2.
 
 Every function returns an *importance* (keep the largest) as a
 :class:`~tsdyn.pathkernel.kernel.LayerArrays` ``(w, v)``. Two readings are fixed here
@@ -29,7 +34,8 @@ SynFlow-L2
 The network is phi(x) = sum_k v_k g(w_k . x / sqrt N), g = erf(x / sqrt 2);
 the loss is the paper's L = 1/2 (phi(x) - y)^2, averaged over the n inputs.
 Scores of the first layer are what the selection uses; scores of v are
-returned too and enter only with ``include_v=True``.
+returned too; :mod:`tsdyn.pathkernel.selection` ranks both layers in one
+budget (the paper) or the first layer only.
 """
 from __future__ import annotations
 
@@ -41,15 +47,18 @@ import numpy as np
 from tsdyn.checks import check_array, check_int, check_real
 from tsdyn.conventions import g, g_prime, network_output
 from tsdyn.order_parameters import as_vstar
-from tsdyn.pathkernel.kernel import (LayerArrays, as_input, as_mask, as_network,
-                               path_kernel_objective_grad_sq, synflow_objective_grad_abs)
+from tsdyn.pathkernel.kernel import (LayerArrays, as_input, as_network,
+                                    path_kernel_objective_grad_sq, synflow_objective_grad_abs)
 
 #: Names of the one-shot scores, in the order figures list them.
-SCORE_NAMES = ("magnitude", "snip", "grasp", "synflow", "synflow_l2", "synflow_dist", "synflow_l2_dist")
+SCORE_NAMES = ("magnitude", "snip", "grasp", "synflow", "synflow_l2", "synflow_dist_mean", "synflow_l2_dist_mean",
+               "synflow_dist", "synflow_l2_dist")
 #: Scores that need training data (inputs x and teacher labels y).
 DATA_SCORES = ("snip", "grasp")
-#: Scores that need a relevance vector mu.
-DIST_SCORES = ("synflow_dist", "synflow_l2_dist")
+#: Scores that need a relevance vector mu, and the statistic of the inputs each takes as mu.
+DIST_SCORES = ("synflow_dist_mean", "synflow_l2_dist_mean", "synflow_dist", "synflow_l2_dist")
+DIST_STATISTIC = {"synflow_dist_mean": "mean", "synflow_l2_dist_mean": "mean",
+                  "synflow_dist": "second_moment", "synflow_l2_dist": "second_moment"}
 
 
 # ---------------------------------------------------------------- network and loss
@@ -176,23 +185,45 @@ def _relevance(mu, w: np.ndarray) -> np.ndarray:
     return x
 
 
+def synflow_dist_mean_scores(w, v, mu, mask=None) -> LayerArrays:
+    """SynFlow-Dist as the paper defines it: |dR_SF(mu, theta)/dtheta (.) theta|, mu the input mean (Sec. 4.2).
+
+    mu may have any sign; for w_ki the score is |v_k| |w_ki| |mu_i|, for v_k
+    |v_k| |sum_i |w_ki| mu_i|.
+    """
+    w, v, mask = as_network(w, v, mask)
+    grad = synflow_objective_grad_abs(as_input(mu, w.shape[1]), w, v, mask)
+    return LayerArrays(np.abs(grad.w * np.abs(w)), np.abs(grad.v * np.abs(v)))
+
+
+def synflow_l2_dist_mean_scores(w, v, mu, mask=None) -> LayerArrays:
+    """SynFlow-L2-Dist as the paper defines it: |dR_PK(mu, theta)/dtheta^2 (.) theta|, mu the input mean (eq 15).
+
+    For w_ki: v_k^2 |w_ki| |mu_i|; for v_k: |v_k| |sum_i w_ki^2 mu_i|.
+    """
+    w, v, mask = as_network(w, v, mask)
+    grad = path_kernel_objective_grad_sq(as_input(mu, w.shape[1]), w, v, mask)
+    return LayerArrays(np.abs(grad.w * w), np.abs(grad.v * v))
+
+
 def input_relevance(x, kind: str = "second_moment") -> np.ndarray:
     """Relevance vector mu of the -Dist scores from input samples x (n, N).
 
-    ``"second_moment"`` (default): mu_i = <x_i^2>; ``"abs_mean"``: mu_i = <|x_i|>.
-    The paper uses the input mean, which for non-negative pixels is <|x_i|>;
-    for our centred inputs the signed mean is 0 in expectation and would give
-    no paths at all, so only these two magnitudes are offered. For isotropic
-    Gaussian inputs both are constant in expectation (1 and sqrt(2/pi)): the
-    -Dist scores then rank exactly as SynFlow / SynFlow-L2, up to the sampling
-    noise of the empirical mu.
+    ``"mean"``: mu_i = <x_i>, the paper's choice (Sec. 4.2), signed; for our
+    centred inputs it is pure sampling noise of size 1/sqrt(n).
+    ``"second_moment"`` (this project's adaptation): mu_i = <x_i^2>;
+    ``"abs_mean"``: mu_i = <|x_i|>. For isotropic Gaussian inputs both
+    magnitudes are constant in expectation (1 and sqrt(2/pi)): the -Dist scores
+    then rank exactly as SynFlow / SynFlow-L2, up to the sampling noise of mu.
     """
     x = check_array("x", x, ndim=2)
+    if kind == "mean":
+        return np.mean(x, axis=0)
     if kind == "second_moment":
         return np.mean(x**2, axis=0)
     if kind == "abs_mean":
         return np.mean(np.abs(x), axis=0)
-    raise ValueError(f"kind must be 'second_moment' or 'abs_mean', got {kind!r}")
+    raise ValueError(f"kind must be 'mean', 'second_moment' or 'abs_mean', got {kind!r}")
 
 
 def score(name: str, w, v, *, mask=None, x=None, y=None, mu=None) -> LayerArrays:
@@ -214,70 +245,8 @@ _SCORERS: dict[str, Callable[..., LayerArrays]] = {
     "grasp": lambda w, v, mask, x, y, mu: grasp_scores(w, v, x, y, mask),
     "synflow": lambda w, v, mask, x, y, mu: synflow_scores(w, v, mask),
     "synflow_l2": lambda w, v, mask, x, y, mu: synflow_l2_scores(w, v, mask),
+    "synflow_dist_mean": lambda w, v, mask, x, y, mu: synflow_dist_mean_scores(w, v, mu, mask),
+    "synflow_l2_dist_mean": lambda w, v, mask, x, y, mu: synflow_l2_dist_mean_scores(w, v, mu, mask),
     "synflow_dist": lambda w, v, mask, x, y, mu: synflow_scores(w, v, mask, mu),
     "synflow_l2_dist": lambda w, v, mask, x, y, mu: synflow_l2_scores(w, v, mask, mu),
 }
-
-
-# ---------------------------------------------------------------- selection
-def kept_count(density: float, total: int) -> int:
-    """Number of parameters a budget ``density`` keeps out of ``total``: round half up of c * total."""
-    density = check_real("density", density, low=0.0, high=1.0)
-    return int(math.floor(density * total + 0.5 + 1e-9))
-
-
-def select_top(scores: LayerArrays, density: float, *, include_v: bool = False,
-               eligible: LayerArrays | None = None) -> LayerArrays:
-    """Global selection: keep the top ``density`` fraction of the parameters by score.
-
-    The budget counts the first-layer weights (K N) or, with ``include_v``, all
-    K N + K parameters; it keeps round(c * total) of them. Only ``eligible``
-    entries (default: all) can be kept. Ties are broken deterministically: the
-    lower flat index (w row-major, then v) wins.
-
-    Returns
-    -------
-    LayerArrays
-        Boolean masks (w: K x N, v: K); v is all True unless ``include_v``.
-    """
-    sw = check_array("scores.w", scores.w, ndim=2)
-    sv = check_array("scores.v", scores.v, shape=(sw.shape[0],))
-    ew = as_mask(None if eligible is None else eligible.w, sw.shape)
-    ev = np.ones(sv.shape, bool) if eligible is None or not include_v else np.asarray(eligible.v, bool)
-    values = np.concatenate([sw.ravel(), sv]) if include_v else sw.ravel()
-    allowed = np.concatenate([ew.ravel(), ev]) if include_v else ew.ravel()
-    keep = kept_count(density, values.size)
-    if keep > allowed.sum():
-        raise ValueError(f"density = {density} asks to keep {keep} parameters but only {int(allowed.sum())} are eligible")
-    candidates = np.flatnonzero(allowed)
-    order = candidates[np.lexsort((candidates, -values[candidates]))]
-    flat = np.zeros(values.size, bool)
-    flat[order[:keep]] = True
-    mask_w = flat[:sw.size].reshape(sw.shape)
-    mask_v = flat[sw.size:] if include_v else np.ones(sv.shape, bool)
-    return LayerArrays(mask_w, mask_v)
-
-
-def prune(name: str, w, v, density: float, *, rounds: int = 1, include_v: bool = False,
-          x=None, y=None, mu=None, progress: bool = False) -> LayerArrays:
-    """Mask keeping a ``density`` fraction of parameters, chosen by score ``name``.
-
-    ``rounds = 1`` scores once. ``rounds = n > 1`` is the iterative scheme of
-    Tanaka et al. (2020): at round r = 1..n the masked network is re-scored and
-    pruned to density c^(r/n) (exponential schedule), keeping only survivors.
-    (With first-layer pruning only, the SynFlow-type scores of a weight do not
-    depend on the other first-layer weights, so iterating changes nothing
-    unless ``include_v``.)
-    """
-    rounds = check_int("rounds", rounds, low=1)
-    w, v, _ = as_network(w, v)
-    density = check_real("density", density, low=0.0, high=1.0)
-    keep = LayerArrays(np.ones(w.shape, bool), np.ones(v.shape, bool))
-    iterator = range(1, rounds + 1)
-    if progress:
-        from tqdm import tqdm
-        iterator = tqdm(iterator, desc=f"{name} rounds")
-    for r in iterator:
-        scores = score(name, w, np.where(keep.v, v, 0.0), mask=keep.w, x=x, y=y, mu=mu)
-        keep = select_top(scores, density ** (r / rounds), include_v=include_v, eligible=keep)
-    return keep

@@ -17,8 +17,9 @@ import numpy as np
 
 from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.pruning.study import pruning_table
+from tsdyn.seeds import TEST_SET_SEED
 from tsdyn.sweep.job import Job
-from tsdyn.targets.students import TEST_SET_SEED, students
+from tsdyn.targets.students import students
 from tsdyn.targets.training import training_jobs
 
 METHOD_STYLE = {"dpp": ("DPP node", "C0", "o"), "importance": ("importance node", "C1", "s"),

@@ -16,8 +16,9 @@ import numpy as np
 
 from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.pruning.study import pruning_table
+from tsdyn.seeds import EDGE_MASK_SEED
 from tsdyn.sweep.job import Job
-from tsdyn.targets.students import EDGE_MASK_SEED, students
+from tsdyn.targets.students import students
 from tsdyn.targets.training import training_jobs
 
 

@@ -19,8 +19,9 @@ from tsdyn.pruning.blocks import assign_blocks
 from tsdyn.pruning.dpp import sample_kdpp
 from tsdyn.pruning.operators import select_random
 from tsdyn.pruning.study import same_block_probabilities
+from tsdyn.seeds import SUBSET_SEED
 from tsdyn.sweep.job import Job
-from tsdyn.targets.students import SUBSET_SEED, students
+from tsdyn.targets.students import students
 from tsdyn.targets.training import training_jobs
 
 

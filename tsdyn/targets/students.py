@@ -1,7 +1,6 @@
-"""What the targets share: the seed registry, their trained students and the replicas of a start.
+"""What the targets share: their trained students and the replicas of a start.
 
-Every fixed seed of the targets is here, so no two purposes draw from one
-stream by accident and a reader finds them in one place. Targets read their
+The fixed seeds live in :mod:`tsdyn.seeds`. Targets read their
 runs only through these functions: a training job returns (and the cache
 stores) :meth:`Trajectory.to_arrays`, decoded here by :func:`run` into a
 :class:`~tsdyn.trajectory.Trajectory`; a trained student is the
@@ -14,19 +13,10 @@ from pathlib import Path
 from typing import Iterator
 
 from tsdyn.pruning.study import TrainedStudent
+from tsdyn.seeds import REPLICA_DATA_SEED_BASE
 from tsdyn.sweep.job import Job
 from tsdyn.targets.training import training_job, training_name
 from tsdyn.trajectory import Trajectory
-
-# ------------------------------------------------------------ seed registry
-#: Random edge masks of fig2b and theorems (purpose of :func:`tsdyn.pruning.study.student_seed`).
-EDGE_MASK_SEED = 7_000
-#: Data seeds of replicas start above it, away from the seeds of ordinary runs (ode_vs_sim).
-REPLICA_DATA_SEED_BASE = 10_000
-#: The paper's test set of each fig2a student (purpose of :func:`tsdyn.pruning.study.student_seed`).
-TEST_SET_SEED = 20_000
-#: Default seed of the subsets drawn for fig3's panels C and D (``subset_seed`` in sims/fig3.toml overrides it).
-SUBSET_SEED = 0
 
 
 # ------------------------------------------------------------ trained students

@@ -18,8 +18,9 @@ from pathlib import Path
 from tsdyn.atomic import atomic_open
 from tsdyn.outputs import write_rows
 from tsdyn.pruning.theorem_checks import closed_form_rows, simulation_rows, why
+from tsdyn.seeds import EDGE_MASK_SEED
 from tsdyn.sweep.job import Job
-from tsdyn.targets.students import EDGE_MASK_SEED, setting_config, students
+from tsdyn.targets.students import setting_config, students
 from tsdyn.targets.training import training_jobs
 
 
