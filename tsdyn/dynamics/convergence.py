@@ -73,3 +73,45 @@ def exit_law(N: np.ndarray, t_exit: np.ndarray) -> LineFit:
         raise ValueError(f"{int(np.sum(~np.isfinite(t_exit)))} runs never left the plateau: raise tmax")
     return fit_line(np.log(N), t_exit)
 
+
+
+@dataclass(frozen=True)
+class ConvergenceCriterion:
+    """Issue 11's criterion on the worst deviations of the replicas, per start and sigma.
+
+    The median over replicas falls with N at a fitted log-log slope in ``slope_range``;
+    at the largest N, if it is at least ``final_N``, the median is <= ``final_median``
+    and every replica <= ``final_max`` (a reduced study, with smaller N, checks the slope only).
+    """
+
+    slope_range: tuple[float, float] = (-0.7, -0.3)
+    final_median: float = 0.03
+    final_max: float = 0.08
+    final_N: int = 128_000
+
+    def judge(self, N: np.ndarray, worst: np.ndarray) -> dict:
+        """Verdict for one (start, sigma): ``N`` and ``worst`` hold one entry per replica run."""
+        N, worst = np.asarray(N, dtype=float), np.asarray(worst, dtype=float)
+        Ns = np.unique(N)
+        medians = np.array([np.median(worst[N == n]) for n in Ns])
+        fit = loglog_slope(Ns, medians)
+        last = worst[N == Ns[-1]]
+        slope_ok = self.slope_range[0] <= fit.slope <= self.slope_range[1]
+        final = Ns[-1] >= self.final_N
+        median_ok = bool(np.median(last) <= self.final_median) if final else None
+        max_ok = bool(np.max(last) <= self.final_max) if final else None
+        return dict(slope=fit.slope, slope_se=fit.slope_se, N_max=int(Ns[-1]), median_at_N_max=float(np.median(last)),
+                    max_at_N_max=float(np.max(last)), replicas_at_N_max=int(last.size), slope_ok=slope_ok,
+                    median_ok=median_ok, max_ok=max_ok,
+                    holds=bool(slope_ok and (not final or (median_ok and max_ok))))
+
+
+def exit_summary(N: np.ndarray, t_exit: np.ndarray, predicted_slope: float, *, tolerance: float = 0.2) -> dict:
+    """The plateau-exit law: fitted slope of t_exit against ln N beside 1/(2 mu), and the spread per N."""
+    N, t_exit = np.asarray(N, dtype=float), np.asarray(t_exit, dtype=float)
+    fit = exit_law(N, t_exit)
+    ratio = fit.slope / predicted_slope
+    per_N = {int(n): (float(np.mean(t_exit[N == n])), float(np.std(t_exit[N == n], ddof=1)), int(np.sum(N == n)))
+             for n in np.unique(N)}
+    return dict(slope=fit.slope, slope_se=fit.slope_se, intercept=fit.intercept, predicted_slope=predicted_slope,
+                ratio=ratio, agrees=bool(abs(ratio - 1) <= tolerance), per_N=per_N)

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 #: Every target, in the order the full sweep runs and reports them.
-TARGETS = ("fig2a", "fig2b", "fig3", "fig4", "theorems", "ode_vs_sim", "pathkernel", "prune_at_init")
+TARGETS = ("fig2a", "fig2b", "fig3", "fig4", "theorems", "ode_vs_sim", "ode_convergence", "pathkernel", "prune_at_init")
 
 
 def find_sims_dir(explicit: str | os.PathLike | None = None) -> Path:

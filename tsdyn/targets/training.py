@@ -16,16 +16,25 @@ from tsdyn.sweep.job import Job
 
 def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps: int, sigma: float, seed: int,
           init_scale: float, per_decade: int, train_second_layer: bool, test_samples: int, stream: str,
-          data_seed: int | None = None) -> dict:
+          data_seed: int | None = None, engine: str = "weights", start_N: int | None = None) -> dict:
     """Train a student in the teacher-student setup; return its trajectory (history and final weights),
-    as :meth:`Trajectory.to_arrays`."""
+    as :meth:`Trajectory.to_arrays`.
+
+    ``engine="order"`` runs the order-parameter chain instead (no weights).
+    ``start_N`` (order engine only) starts from the initial state of ``seed``
+    drawn at input dimension ``start_N``, then runs at ``N``: one start held
+    fixed in order-parameter space while N grows (theory/ode_vs_simulation.md, Sec. 4).
+    """
     from tsdyn.simulate import STREAM_VERSION, simulate
 
     if stream != STREAM_VERSION:
         raise ValueError(f"stream must be the simulator's input stream {STREAM_VERSION!r}, got {stream!r}")
+    start = None
+    if start_N is not None:
+        start = simulate(N=start_N, M=M, K=K, vstar=vstar, steps=0, seed=seed, init_scale=init_scale).initial
     traj = simulate(N=N, M=M, K=K, lr=lr, lr2=lr2, sigma=sigma, vstar=vstar, steps=steps, seed=seed,
                     data_seed=data_seed, init_scale=init_scale, per_decade=per_decade,
-                    train_second_layer=train_second_layer, test_samples=test_samples)
+                    train_second_layer=train_second_layer, test_samples=test_samples, engine=engine, start=start)
     return traj.to_arrays()
 
 
@@ -49,12 +58,30 @@ def training_job(cfg: dict, sigma: float, seed: int, data_seed: int | None = Non
                   train_second_layer=bool(cfg.get("train_second_layer", True)),
                   test_samples=int(cfg.get("train_test_samples", 0)), stream=STREAM_VERSION,
                   sigma=float(sigma), seed=int(seed))
-    if data_seed is not None and int(data_seed) != int(seed):   # absent otherwise: the run's key is unchanged
+    # Options at their defaults are left out of the parameters, so the keys of earlier runs do not move.
+    if data_seed is not None and int(data_seed) != int(seed):
         params["data_seed"] = int(data_seed)
-    return Job(training_name(cfg, sigma, seed, data_seed), "tsdyn.targets.training:train", params,
-               cost=sgd_cost(steps=params["steps"], N=params["N"], K=params["K"]))
+    engine = cfg.get("engine", "weights")
+    if engine != "weights":
+        params["engine"] = engine
+    if cfg.get("start_N") is not None:
+        params["start_N"] = int(cfg["start_N"])
+    cost = sgd_cost(steps=params["steps"], N=params["N"], K=params["K"]) if engine == "weights" else \
+        order_cost(steps=params["steps"], M=params["M"], K=params["K"])
+    return Job(training_name(cfg, sigma, seed, data_seed), "tsdyn.targets.training:train", params, cost=cost)
+
+
+def order_cost(*, steps: int, M: int, K: int) -> float:
+    """Rough relative cost of an order-engine run, in the units of :func:`sgd_cost` (no N: its point)."""
+    return float(steps) * (K + M) ** 2 * 8
 
 
 def training_name(cfg: dict, sigma: float, seed: int, data_seed: int | None = None) -> str:
     name = f"train-M{cfg['M']}-K{cfg['K']}-N{cfg['N']}-sigma{float(sigma):g}-seed{int(seed)}"
-    return name if data_seed is None or int(data_seed) == int(seed) else f"{name}-data{int(data_seed)}"
+    if data_seed is not None and int(data_seed) != int(seed):
+        name += f"-data{int(data_seed)}"
+    if cfg.get("engine", "weights") != "weights":
+        name += f"-{cfg['engine']}"
+    if cfg.get("start_N") is not None:
+        name += f"-start{int(cfg['start_N'])}"
+    return name
