@@ -40,7 +40,9 @@ def check_int(name: str, value, *, low: int | None = None, high: int | None = No
     ``low_name`` / ``high_name`` describe a bound that is itself a parameter
     (``">= M = 2"``).
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer{_range_text(low, high, low_name, high_name)}, got {value!r}")
+    if not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value).is_integer():
             value = int(value)
         else:

@@ -314,8 +314,9 @@ def main(argv: list[str] | None = None) -> int:
                                           or args.atol != DEFAULT_ATOL):
             raise ValueError("--euler-dt is fixed-step Euler: it takes no --method, --rtol or --atol")
         outputs = {suffix: check_writable("--out", f"{args.out}.{suffix}") for suffix in ("csv", "npz")}
+        explicit = parse_times(args.times) if args.times is not None else None
         stored = recorded_times(args.init)      # also checks that --init is readable, before any work
-        times = parse_times(args.times) if args.times is not None else (stored if args.tmax is None else None)
+        times = explicit if explicit is not None else (stored if args.tmax is None else None)
         traj = integrate(args.init, lr=args.lr, lr2=args.lr2, sigma=args.sigma, tmax=args.tmax, times=times,
                          per_decade=args.per_decade, train_second_layer=not args.freeze_second_layer,
                          method=args.method, rtol=args.rtol, atol=args.atol, euler_dt=args.euler_dt,

@@ -78,7 +78,7 @@ class Cache:
         try:
             seen = path.stat()
             return self.load(job)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except CacheError as exc:
             claim = path.with_name(f"{path.name}.{os.getpid()}.claim")
