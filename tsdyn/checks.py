@@ -158,7 +158,8 @@ def check_times(name: str, value, *, low: float = 0.0, high: float | None = None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite times {rng}, got {_short(value)}")
     if arr.min() < low or (high is not None and arr.max() > high):
-        raise ValueError(f"{name} must lie in {rng}, got values in [{arr.min():g}, {arr.max():g}]")
+        where = f"lie in {rng}" if high is not None else f"be times {rng}"
+        raise ValueError(f"{name} must {where}, got values in [{arr.min():g}, {arr.max():g}]")
     if np.any(np.diff(arr) < 0):
         raise ValueError(f"{name} must be sorted in non-decreasing order")
     return arr
