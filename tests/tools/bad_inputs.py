@@ -3,8 +3,8 @@
 Used by ``tests/test_bad_inputs.py`` (in-process) and, to count outcomes per
 class for any version of the code, run as a script::
 
-    PYTHONPATH=/tmp/base python tests/tools/bad_inputs.py        # before (the old flat layout)
-    PYTHONPATH=.         python tests/tools/bad_inputs.py        # after
+    PYTHONPATH=/tmp/base python tests/tools/bad_inputs.py [--jobs 2]   # before (the old flat layout)
+    PYTHONPATH=.         python tests/tools/bad_inputs.py [--jobs 2]   # after
 
 Each case then runs in its own process with a timeout and is classified as
 ``clear`` (refused: non-zero exit or exception, one line naming the culprit,
@@ -335,24 +335,29 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def count(python: str = sys.executable) -> dict:
-    """Run every case in a subprocess (with a timeout); return ``{class: [case ids]}``."""
-    classes: dict[str, list[str]] = {k: [] for k in ("clear", "accepted", "traceback", "misleading", "hang")}
-    for i, case in enumerate(CASES):
+def count(python: str = sys.executable, jobs: int = 1) -> dict:
+    """Run every case in a subprocess (``jobs`` at a time, each with a timeout); return ``{class: [case ids]}``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> str:
+        case = CASES[i]
         try:
             proc = subprocess.run([python, str(HERE), "--child", str(i)], capture_output=True, text=True,
                                   timeout=TIMEOUT_S, env={**os.environ, "PYTHONWARNINGS": "ignore"},
                                   preexec_fn=_limit_memory)
         except subprocess.TimeoutExpired:
-            classes["hang"].append(case.id)
-            continue
+            return "hang"
         try:
             got = json.loads(proc.stdout.strip().splitlines()[-1])
-            cls = classify(case, got["outcome"], got["text"])
+            return classify(case, got["outcome"], got["text"])
         except (IndexError, json.JSONDecodeError):
-            cls = "hang" if proc.returncode < 0 else "traceback"   # killed (OOM) or crashed outright
-        classes[cls].append(case.id)
-        print(f"{cls:<10} {case.id}", file=sys.stderr, flush=True)
+            return "hang" if proc.returncode < 0 else "traceback"   # killed (OOM) or crashed outright
+
+    classes: dict[str, list[str]] = {k: [] for k in ("clear", "accepted", "traceback", "misleading", "hang")}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for case, cls in zip(CASES, pool.map(one, range(len(CASES)))):
+            classes[cls].append(case.id)
+            print(f"{cls:<10} {case.id}", file=sys.stderr, flush=True)
     return classes
 
 
@@ -360,6 +365,6 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         _child(int(sys.argv[2]))
     else:
-        result = count()
+        result = count(jobs=int(sys.argv[sys.argv.index("--jobs") + 1]) if "--jobs" in sys.argv else 1)
         print(json.dumps({k: len(v) for k, v in result.items()}))
         print(json.dumps(result, indent=1))

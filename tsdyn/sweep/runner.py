@@ -167,6 +167,8 @@ def _store(cache: Cache | None, job: Job, result: dict) -> Cache | None:
         log.warning("cache %s is not writable (%s); continuing without caching, finished runs are kept "
                     "for this sweep only", cache.root, exc.strerror or exc)
         return None
+    except (TypeError, ValueError) as exc:      # this result cannot be stored; it is still a result
+        log.warning("run %s is not cached: %s", job.name, exc)
     return cache
 
 
