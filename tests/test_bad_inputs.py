@@ -196,7 +196,7 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"])
 def test_killing_a_sweep_leaves_no_process_behind(sig, tmp_path):
     sims = tmp_path / "sims"
     sims.mkdir()
@@ -214,7 +214,8 @@ def test_killing_a_sweep_leaves_no_process_behind(sig, tmp_path):
     time.sleep(1.0)
     started = _descendants(proc.pid)
     os.kill(proc.pid, sig)
-    proc.wait(timeout=30)
+    code = proc.wait(timeout=30)
+    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 130)     # 130: interrupted, workers stopped
     deadline = time.time() + 10
     while time.time() < deadline and any(_running(p) for p in started):
         time.sleep(0.2)
