@@ -174,7 +174,7 @@ def test_edge_reweighting_scale_is_the_minimiser_over_A():
     A = best.v[0] / plain.v[0]
     assert A == pytest.approx(res.x, rel=1e-6)
     assert best.eg == pytest.approx(res.fun, abs=1e-12)
-    with pytest.raises(ValueError, match="mask must have the shape of w"):
+    with pytest.raises(ValueError, match="mask must be a boolean array of shape"):
         prune_student_edges(w, v, wstar, vstar, mask[:, :10])
     with pytest.raises(ValueError, match="reweight must be one of"):
         prune_student_edges(w, v, wstar, vstar, mask, reweight="optimal")

@@ -103,7 +103,7 @@ def test_cli_rejects_bad_arguments_with_clear_messages(tmp_path, capsys):
     assert main(["fig9", "--sims", str(sims), "--out", str(tmp_path)]) == 2
     assert "unknown target(s) fig9" in capsys.readouterr().err
     assert main(["fig2a", "--sims", str(sims), "--out", str(tmp_path), "--workers", "0"]) == 2
-    assert "--workers must be >= 1" in capsys.readouterr().err
+    assert "--workers must be in 1..1024" in capsys.readouterr().err
     assert main(["fig2b", "--sims", str(sims), "--out", str(tmp_path)]) == 2
     assert "no experiment definition for target 'fig2b'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:

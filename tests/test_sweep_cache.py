@@ -75,7 +75,8 @@ def test_run_jobs_dedupes_reuses_and_reports_failures(tmp_path):
 
 
 def test_config_quick_overrides_and_seeds(tmp_path):
-    (tmp_path / "fig2a.toml").write_text("steps = 100\nseeds = [0, 1, 2]\n[quick]\nsteps = 10\nseeds = [0]\n")
+    (tmp_path / "fig2a.toml").write_text("M = 2\nK = 6\nN = 50\nlr = 0.5\nvstar = 4.0\nsigmas = [0.0]\n"
+                                         "steps = 100\nseeds = [0, 1, 2]\n[quick]\nsteps = 10\nseeds = [0]\n")
     assert load_config("fig2a", tmp_path)["steps"] == 100
     quick = load_config("fig2a", tmp_path, quick=True)
     assert quick["steps"] == 10 and quick["seeds"] == [0]

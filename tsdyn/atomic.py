@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -52,6 +53,37 @@ class atomic_open:
             return False
         os.replace(self.tmp, self.path)
         return False
+
+
+@contextmanager
+def replaced_together(paths):
+    """Write a group of files (CSV + NPZ of one run) so that they are replaced together.
+
+    ``with replaced_together([a, b]) as staged:`` yields ``{path: temporary path}``;
+    write each file to its temporary path. When the block succeeds every
+    written file is renamed over its target, and a target whose file the block
+    did not write is removed, so no file of an earlier run stays beside the new
+    ones. If the block raises, the targets are left untouched.
+    """
+    paths = [Path(p) for p in paths]
+    staged = {}
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".group.tmp", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)          # only the name is reserved: the writer creates the file
+        staged[path] = Path(tmp)
+    try:
+        yield staged
+    except BaseException:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    for path, tmp in staged.items():
+        if tmp.exists():
+            os.replace(tmp, path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _read_umask() -> int:

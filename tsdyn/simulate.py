@@ -41,7 +41,9 @@ import numpy as np
 from tqdm import tqdm
 
 from tsdyn import conventions as cv
-from tsdyn.checks import DivergenceError, check_int, check_real
+from tsdyn.atomic import replaced_together
+from tsdyn.checks import (DivergenceError, check_bool, check_int, check_mask, check_memory, check_real, check_times,
+                          check_writable)
 from tsdyn.eg import eg as eg_closed_form
 from tsdyn.order_parameters import Q as overlap_Q, R as overlap_R, OrderParameters, as_vstar
 from tsdyn.dynamics.sgd_kernel import DIVERGENCE_BOUND, FINITE, apply_pending, sgd_steps
@@ -135,27 +137,36 @@ def _validated_config(**raw) -> dict:
         if str(exc).startswith("vstar"):
             raise
         raise ValueError(f"vstar must be a real scalar or a length-M vector, got {raw['vstar']!r}") from None
-    cfg["steps"] = check_int("steps", raw["steps"], low=0)
+    cfg["steps"] = check_int("steps", raw["steps"], low=0, high=MAX_STEPS)
     cfg["seed"] = check_int("seed", raw["seed"], low=0)
     cfg["data_seed"] = cfg["seed"] if raw["data_seed"] is None else check_int("data_seed", raw["data_seed"], low=0)
     cfg["init_scale"] = check_real("init_scale", raw["init_scale"], low=0.0, low_open=True)
     cfg["per_decade"] = check_int("per_decade", raw["per_decade"], low=1)
-    cfg["test_samples"] = check_int("test_samples", raw["test_samples"], low=0)
-    if not isinstance(raw["train_second_layer"], (bool, np.bool_)):
-        raise ValueError(f"train_second_layer must be True or False, got {raw['train_second_layer']!r}")
-    cfg["train_second_layer"] = bool(raw["train_second_layer"])
+    cfg["test_samples"] = check_int("test_samples", raw["test_samples"], low=0, high=MAX_TEST_SAMPLES)
+    cfg["train_second_layer"] = check_bool("train_second_layer", raw["train_second_layer"])
+    check_memory(f"a run with N = {cfg['N']}, K = {cfg['K']}, M = {cfg['M']}",
+                 memory_needed(N=cfg["N"], K=cfg["K"], M=cfg["M"]))
     return cfg
 
 
+#: Step counts beyond this overflow the int64 step arithmetic long before they could finish.
+MAX_STEPS = 10**15
+#: The test set is regenerated chunk by chunk, so its size costs time, not memory; beyond this it never ends.
+MAX_TEST_SAMPLES = 10**9
+
+
+def memory_needed(*, N: int, K: int, M: int, records: int = 200) -> int:
+    """Rough peak bytes of one run: the weights, the ring of input blocks, the test snapshots, the records.
+
+    Used to refuse a run that cannot fit before it starts (``MemoryError`` half-way is worse).
+    """
+    weights = 8 * N * (3 * K + M + 2)
+    blocks = (MAX_DRAW_THREADS + 1) * max(CHUNK_BYTES, 8 * N)
+    return int(weights + blocks + SNAPSHOT_BYTES + 8 * records * (K * K + K * M + K))
+
+
 def _validated_mask(mask, *, K: int, N: int) -> np.ndarray | None:
-    if mask is None:
-        return None
-    arr = np.asarray(mask)
-    if arr.dtype != np.bool_:
-        raise ValueError(f"mask must be a boolean array of shape (K, N) = ({K}, {N}), got dtype {arr.dtype}")
-    if arr.shape != (K, N):
-        raise ValueError(f"mask must have shape (K, N) = ({K}, {N}), got {arr.shape}")
-    return arr
+    return None if mask is None else check_mask("mask", mask, (K, N))
 
 
 def _record_steps(times, *, steps: int, N: int, per_decade: int) -> np.ndarray:
@@ -164,17 +175,7 @@ def _record_steps(times, *, steps: int, N: int, per_decade: int) -> np.ndarray:
     if times is None:
         grid = record_grid(tmax, per_decade=per_decade, N=N)
     else:
-        try:
-            grid = np.asarray(times, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(f"times must be a 1-d array of real times, got {times!r}") from None
-        if grid.ndim != 1 or not np.all(np.isfinite(grid)):
-            raise ValueError(f"times must be a 1-d array of finite times, got shape {grid.shape}")
-        if grid.size and (grid.min() < 0.0 or grid.max() > tmax):
-            raise ValueError(f"times must lie in [0, steps/N] = [0, {tmax:g}], got values in "
-                             f"[{grid.min():g}, {grid.max():g}]")
-        if np.any(np.diff(grid) < 0):
-            raise ValueError("times must be sorted in increasing order")
+        grid = check_times("times", times, low=0.0, high=tmax)
     record = cv.steps_for_time(grid, N)
     return np.unique(np.concatenate([[0, steps], np.clip(record, 0, steps)])).astype(np.int64)
 
@@ -420,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     vstar = args.vstar[0] if len(args.vstar) == 1 else np.array(args.vstar)
     try:
+        # Before the run: a result that cannot be written is a result lost.
+        outputs = [check_writable("--out", f"{args.out}.{suffix}") for suffix in ("csv", "npz", "png")]
         traj = simulate(N=args.N, M=args.M, K=args.K, lr=args.lr, lr2=args.lr2, sigma=args.sigma, vstar=vstar,
                         steps=args.steps, seed=args.seed, data_seed=args.data_seed, init_scale=args.init_scale, per_decade=args.per_decade,
                         train_second_layer=not args.freeze_second_layer, test_samples=args.test_samples,
@@ -427,13 +430,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, DivergenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    files = [traj.to_csv(f"{args.out}.csv"), traj.save_npz(f"{args.out}.npz"), plot_eg(traj, f"{args.out}.png")]
+    with replaced_together(outputs) as staged:
+        traj.to_csv(staged[outputs[0]])
+        traj.save_npz(staged[outputs[1]])
+        plot_eg(traj, staged[outputs[2]])
     summary = f"final t = {traj.times[-1]:g}: eg = {traj.eg[-1]:.6g}"
     if traj.test_mse is not None:
         summary += f", test 1/2 MSE = {traj.test_mse[-1]:.6g}"
     print(summary)
     print(f"wall time {traj.info['wall_s']:.2f} s ({traj.info['steps_per_s']:.3g} steps/s); wrote "
-          + ", ".join(str(f) for f in files))
+          + ", ".join(str(f) for f in outputs))
     return 0
 
 

@@ -29,6 +29,7 @@ import math
 import os
 import sys
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -36,7 +37,8 @@ import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
 from tqdm import tqdm
 
-from tsdyn.checks import check_array, check_real
+from tsdyn.checks import check_bool, check_choice, check_int, check_real, check_times, check_tolerance, check_writable
+from tsdyn.atomic import replaced_together
 from tsdyn.conventions import DEFAULT_LR, DEFAULT_N, DEFAULT_TRAIN_STEPS, time_of_step
 from tsdyn.eg import eg
 from tsdyn.dynamics.ode_rhs import OdeRhs, covariance_is_psd, pack, unpack
@@ -54,6 +56,11 @@ SOLVERS = dict(RK45=RK45, RK23=RK23, DOP853=DOP853, Radau=Radau, BDF=BDF, LSODA=
 SOLVE_IVP_METHODS = tuple(SOLVERS)
 #: Methods that use the analytic Jacobian of :mod:`tsdyn.dynamics.ode_rhs`.
 IMPLICIT_METHODS = ("Radau", "BDF", "LSODA")
+#: Latest final time accepted: 1e9 is over a million times the paper's horizon.
+MAX_TMAX = 1e9
+#: Explicit Euler has diverged once eps_g exceeds this many times the larger of its start and
+#: the zero student's (v = 0); no stable run of these ODEs climbs that far.
+DIVERGED_EG_FACTOR = 100.0
 
 
 def initial_state(start) -> OrderParameters:
@@ -87,14 +94,11 @@ def output_times(start, tmax: float | None, times, per_decade: int) -> np.ndarra
     if times is not None:
         if tmax is not None:
             raise ValueError("give either tmax or times, not both")
-        times = check_array("times", times, ndim=1)
-        if times.size == 0 or times[0] < 0 or np.any(np.diff(times) < 0):
-            raise ValueError("times must be a non-empty, non-decreasing sequence of times >= 0")
-        return times
+        return check_times("times", times, low=0.0)
     if tmax is None and isinstance(start, Trajectory):
         return np.asarray(start.times, dtype=float)
-    tmax = DEFAULT_TMAX if tmax is None else check_real("tmax", tmax, low=0.0, low_open=True)
-    return record_grid(tmax, per_decade=per_decade)
+    tmax = DEFAULT_TMAX if tmax is None else check_real("tmax", tmax, low=0.0, low_open=True, high=MAX_TMAX)
+    return record_grid(tmax, per_decade=check_int("per_decade", per_decade, low=1, high=1000))
 
 
 def in_domain(y: np.ndarray, T: np.ndarray, K: int) -> bool:
@@ -151,13 +155,13 @@ def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma:
     lr = check_real("lr", lr, low=0.0, low_open=True)
     lr2 = lr if lr2 is None else check_real("lr2", lr2, low=0.0)
     sigma = check_real("sigma", sigma, low=0.0)
-    if not train_second_layer:
+    if not check_bool("train_second_layer", train_second_layer):
         lr2 = 0.0
+    check_bool("progress", progress)
     if euler_dt is None:
-        if method not in SOLVE_IVP_METHODS:
-            raise ValueError(f"method must be one of {', '.join(SOLVE_IVP_METHODS)}, got {method!r}")
-        rtol = check_real("rtol", rtol, low=0.0, low_open=True)
-        atol = check_real("atol", atol, low=0.0, low_open=True)
+        check_choice("method", method, SOLVE_IVP_METHODS)
+        rtol = check_tolerance("rtol", rtol)
+        atol = check_tolerance("atol", atol)
     else:
         euler_dt = check_real("euler_dt", euler_dt, low=0.0, low_open=True)
     rhs = OdeRhs(params.T, params.vstar, params.K, lr=lr, lr2=lr2, sigma=sigma)
@@ -174,7 +178,7 @@ def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma:
         else:
             ys, reached, success, message = _solve_euler(rhs, y0, record, params, euler_dt, bar)
             info.update(method="euler", euler_dt=euler_dt, rtol=None, atol=None)
-    info.update(nfev=rhs.nfev, seconds=time.perf_counter() - started)
+    info.update(nfev=rhs.nfev, seconds=time.perf_counter() - started, success=success, message=message)
     Q, R, v = unpack(ys, params.K, params.M)
     return Trajectory(times=record[:reached], eg=np.atleast_1d(eg(Q, R, params.T, v, params.vstar)),
                       Q=Q, R=R, v=v, T=np.array(params.T), vstar=np.array(params.vstar), initial=params,
@@ -218,6 +222,8 @@ def _solve_euler(rhs: OdeRhs, y0, record, params, dt: float, bar):
     """Fixed-step explicit Euler on ``rhs``; the state is checked at every step and record time."""
     ys = np.empty((record.size, y0.size))
     y, t = y0.copy(), 0.0
+    zero = eg(params.Q, params.R, params.T, np.zeros(params.K), params.vstar)
+    eg_bound = DIVERGED_EG_FACTOR * max(float(eg(params.Q, params.R, params.T, params.v, params.vstar)), float(zero))
     for r, target in enumerate(record):
         n_full = int(math.floor((target - t) / dt * (1.0 + 1e-12)))
         steps = [dt] * n_full
@@ -236,6 +242,12 @@ def _solve_euler(rhs: OdeRhs, y0, record, params, dt: float, bar):
         why = domain_problem(y, params)
         if why is not None:
             return ys[:r], r, False, f"stopped at t = {t:.6g}: left the valid domain: {why}"
+        Q, R, v = unpack(y, params.K, params.M)
+        e = float(eg(Q, R, params.T, v, params.vstar))
+        if not e <= eg_bound:
+            return ys[:r], r, False, (f"diverged at t = {t:.6g}: eps_g = {e:.3g} exceeds {eg_bound:.3g} "
+                                      f"({DIVERGED_EG_FACTOR:g} x max(eps_g(0), eps_g of v = 0)); explicit "
+                                      f"Euler is unstable at euler_dt = {dt:g}, try a smaller one")
         ys[r] = y
     return ys, record.size, True, "reached the last record time"
 
@@ -272,27 +284,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def recorded_times(path) -> np.ndarray | None:
-    """The record times stored in a saved run's .npz (key ``times``), or None."""
+    """The record times stored in a saved run's .npz (key ``times``), or None.
+
+    Raises ``ValueError`` naming --init if the file is not a readable .npz
+    (missing, truncated, not a zip archive).
+    """
     try:
         with np.load(path, allow_pickle=False) as data:
             return np.asarray(data["times"], dtype=float) if "times" in data else None
-    except (OSError, ValueError):
-        return None  # load_state reports unreadable files
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"--init {path} is not a readable .npz ({type(exc).__name__}: {exc})") from None
 
 
 def parse_times(text: str) -> np.ndarray:
-    """"0.5,10,1600" -> array([0.5, 10., 1600.]); ``ValueError`` naming --times otherwise."""
+    """"0.5,10,1600" -> array([0.5, 10., 1600.]); ``ValueError`` naming --times otherwise (also for "1,,2")."""
     try:
-        return np.array([float(part) for part in text.split(",") if part.strip()])
+        values = [float(part) for part in text.split(",")]
     except ValueError:
-        raise ValueError(f"--times must be comma-separated numbers, got {text!r}") from None
+        raise ValueError(f"--times must be comma-separated numbers without gaps (e.g. 0.5,10,1600), got {text!r}") from None
+    return check_times("--times", values, low=0.0)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        times = parse_times(args.times) if args.times is not None else (
-            recorded_times(args.init) if args.tmax is None else None)
+        if args.times is not None and args.tmax is not None:
+            raise ValueError("give either --tmax or --times, not both")
+        if args.euler_dt is not None and (args.method != DEFAULT_METHOD or args.rtol != DEFAULT_RTOL
+                                          or args.atol != DEFAULT_ATOL):
+            raise ValueError("--euler-dt is fixed-step Euler: it takes no --method, --rtol or --atol")
+        outputs = {suffix: check_writable("--out", f"{args.out}.{suffix}") for suffix in ("csv", "npz")}
+        explicit = parse_times(args.times) if args.times is not None else None
+        stored = recorded_times(args.init)      # also checks that --init is readable, before any work
+        times = explicit if explicit is not None else (stored if args.tmax is None else None)
         traj = integrate(args.init, lr=args.lr, lr2=args.lr2, sigma=args.sigma, tmax=args.tmax, times=times,
                          per_decade=args.per_decade, train_second_layer=not args.freeze_second_layer,
                          method=args.method, rtol=args.rtol, atol=args.atol, euler_dt=args.euler_dt,
@@ -300,9 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    files = [traj.to_csv(Path(f"{args.out}.csv"), order_parameters=True)]
-    if traj.times.size:  # an .npz holds a final state
-        files.append(traj.save_npz(Path(f"{args.out}.npz")))
+    # The .csv and .npz are replaced together: a run that stopped before its first record time writes no
+    # .npz, and then the previous run's must not stay beside the new .csv.
+    with replaced_together(outputs.values()) as staged:
+        traj.to_csv(staged[outputs["csv"]], order_parameters=True)
+        if traj.times.size:  # an .npz holds a final state
+            traj.save_npz(staged[outputs["npz"]])
+    files = [p for p in outputs.values() if p.exists()]
     print(f"{'ok' if traj.success else 'STOPPED'}: {traj.message}; nfev={traj.info['nfev']}, "
           f"{traj.info['seconds']:.3g} s -> " + ", ".join(map(str, files)))
     return 0 if traj.success else 1

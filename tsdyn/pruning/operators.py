@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsdyn.checks import check_array, check_int, check_real
+from tsdyn.checks import check_array, check_choice, check_indices, check_int, check_mask, check_real
 from tsdyn.pruning.dpp import data_kernel, divnet_kernel, principal_submatrices, sample_kdpp
 from tsdyn.eg import eg, eg_of
 from tsdyn.order_parameters import OrderParameters
@@ -81,8 +81,8 @@ def select_nodes(method: str, k: int, op: OrderParameters, *, rng: np.random.Gen
         raise ValueError(f"method must be one of {NODE_METHODS}, got {method!r}")
     if method == "importance":
         return select_importance(op.v, k, rng=rng if tie_break else None)
-    if rng is None:
-        raise ValueError(f"{method} node pruning is random: pass a numpy Generator rng")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{method} node pruning is random: pass a numpy Generator rng, got {rng!r}")
     if method == "random":
         return select_random(op.K, k, rng)
     return sample_kdpp(op.Q if kernel is None else kernel, k, rng)
@@ -90,11 +90,7 @@ def select_nodes(method: str, k: int, op: OrderParameters, *, rng: np.random.Gen
 
 # ------------------------------------------------ pruned order parameters
 def _check_keep(keep, K: int) -> np.ndarray:
-    keep = np.asarray(keep)
-    if keep.ndim != 1 or (keep.size and (not np.issubdtype(keep.dtype, np.integer)
-                                         or keep.min() < 0 or keep.max() >= K or np.unique(keep).size != keep.size)):
-        raise ValueError(f"keep must list distinct node indices in 0..{K - 1}, got {keep.tolist()}")
-    return keep.astype(int)
+    return check_indices("keep", keep, K)
 
 
 def prune_order_parameters(op: OrderParameters, keep, v: np.ndarray | None = None) -> OrderParameters:
@@ -110,7 +106,8 @@ def reweighted_second_layer(op: OrderParameters, subsets: np.ndarray, reweight: 
     ``"divnet-pre"`` / ``"divnet-post"``: DIVNET on pre- / post-activations;
     ``"optimal"``: the GE-optimal second layer; ``None``: v_S unchanged.
     """
-    subsets = np.asarray(subsets, dtype=int)
+    subsets = check_indices("subsets", subsets, op.K, ndim=2)
+    check_choice("reweight", reweight, NODE_REWEIGHTS)
     if reweight is None:
         return op.v[subsets]
     if reweight == "optimal":
@@ -124,7 +121,7 @@ def reweighted_second_layer(op: OrderParameters, subsets: np.ndarray, reweight: 
 
 def subset_eg(op: OrderParameters, subsets: np.ndarray, reweight: str | None = None) -> np.ndarray:
     """Exact GE (eqs 5-8) of the student pruned to each row of ``subsets``, vectorised: (B, k) -> (B,)."""
-    subsets = np.atleast_2d(np.asarray(subsets, dtype=int))
+    subsets = check_indices("subsets", subsets, op.K, ndim=2)
     v_S = reweighted_second_layer(op, subsets, reweight)
     return np.atleast_1d(eg(principal_submatrices(op.Q, subsets), op.R[subsets], op.T, v_S, op.vstar))
 
@@ -231,12 +228,9 @@ def node_prune_student(w: np.ndarray, v: np.ndarray, wstar: np.ndarray, vstar, *
 def prune_student_edges(w: np.ndarray, v: np.ndarray, wstar: np.ndarray, vstar, mask: np.ndarray,
                         reweight: str | None = None) -> PrunedStudent:
     """Zero the first-layer weights outside ``mask``; ``reweight="scale"`` then rescales v optimally."""
-    if reweight not in EDGE_REWEIGHTS:
-        raise ValueError(f"reweight must be one of {EDGE_REWEIGHTS}, got {reweight!r}")
+    check_choice("reweight", reweight, EDGE_REWEIGHTS)
     w = check_array("w", w, ndim=2)
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != w.shape:
-        raise ValueError(f"mask must have the shape of w {w.shape}, got {mask.shape}")
+    mask = check_mask("mask", mask, w.shape)
     w_pruned = np.where(mask, w, 0.0)
     params = OrderParameters.from_weights(w_pruned, v, wstar, vstar)
     if reweight == "scale":

@@ -9,14 +9,17 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
-from tsdyn.sweep.cache import Cache
+from tsdyn.checks import check_memory, check_writable
+from tsdyn.sweep.cache import Cache, ReadOnlyCache
 from tsdyn.sweep.config import TARGETS, describe_targets, find_sims_dir, load_config, parse_seeds
-from tsdyn.sweep.reports import Reports
-from tsdyn.sweep.runner import make_executor, run_jobs
+from tsdyn.sweep.reports import Reports, remove_stale_staging
+from tsdyn.sweep.runner import make_executor, memory_needed, run_jobs
 
 log = logging.getLogger("tsdyn.sweep")
 
@@ -51,38 +54,79 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # SIGTERM ends the sweep like Ctrl-C: the pool's workers are stopped, finished runs stay cached.
+    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() else None
     try:
         return run(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: workers stopped; finished runs are in the cache", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+#: More local workers than this is a typo (each is a process with its own memory).
+MAX_WORKERS = 1024
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Refuse flags that contradict each other, rather than silently let one win."""
+    conflicts = [("--no-cache", args.no_cache, "--cache", args.cache is not None),
+                 ("--serial", args.serial, "--workers", args.workers is not None),
+                 ("--serial", args.serial, "--dask-scheduler", args.dask_scheduler is not None),
+                 ("--dask-scheduler", args.dask_scheduler is not None, "--workers", args.workers is not None),
+                 ("--list", args.list, "a TARGET", bool(args.targets))]
+    for a, has_a, b, has_b in conflicts:
+        if has_a and has_b:
+            raise ValueError(f"{a} and {b} contradict each other; give one of them")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise ValueError(f"--workers must be in 1..{MAX_WORKERS}, got {args.workers}")
+
+
+def unique_targets(names: list[str]) -> list[str]:
+    """The targets asked for, each once (a target named twice runs once, with a note)."""
+    unknown = [t for t in names if t not in TARGETS]
+    if unknown:
+        raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    once = list(dict.fromkeys(names))
+    if len(once) < len(names):
+        twice = sorted({t for t in names if names.count(t) > 1})
+        log.info("note: target(s) %s named more than once; each runs once", ", ".join(twice))
+    return once
 
 
 def run(args: argparse.Namespace) -> int:
+    check_flags(args)
     if args.list:
         rows = describe_targets()
         width = max(len(name) for name, _ in rows)
         for name, text in rows:
             print(f"{name:<{width}}  {text}")
         return 0
-    targets = args.targets or list(TARGETS)
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown:
-        raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    seeds = parse_seeds(args.seeds) if args.seeds else None
+    targets = unique_targets(args.targets or list(TARGETS))
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     sims = find_sims_dir(args.sims)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    cache = None if args.no_cache else Cache(Path(args.cache) if args.cache else out / ".cache")
+    # Every configuration is read and checked before anything is written or run.
+    configs = [(name, load_config(name, sims, quick=args.quick, seeds=seeds)) for name in targets]
+    out = check_writable("--out", args.out, directory=True)
+    remove_stale_staging(out)
+    cache = None if args.no_cache else open_cache(Path(args.cache) if args.cache else out / ".cache")
 
     plan = []
-    for name in targets:
-        cfg = load_config(name, sims, quick=args.quick, seeds=seeds)
+    for name, cfg in configs:
         module = importlib.import_module(f"tsdyn.targets.{name}")
         plan.append((name, cfg, module.jobs(cfg, quick=args.quick)))
     all_jobs = [job for *_, jobs in plan for job in jobs]
+    workers = 1 if args.serial or args.dask_scheduler else (args.workers or os.cpu_count() or 1)
+    check_memory(f"this sweep ({len(all_jobs)} runs, {workers} at a time)", memory_needed(all_jobs, workers))
 
     start = time.perf_counter()
     if args.serial:
@@ -104,6 +148,16 @@ def run(args: argparse.Namespace) -> int:
     print(summary.line())
     print(f"wrote {len(written)} files to {out}/ in {total:.1f} s" + (f"; incomplete: {', '.join(incomplete)}" if incomplete else ""))
     return 1 if incomplete or summary.failed else 0
+
+
+def open_cache(root: Path) -> Cache | None:
+    """The cache at ``root``; if it cannot be written, warn once and go on without it (still reading it)."""
+    try:
+        check_writable("--cache", root, directory=True)
+    except ValueError as exc:
+        log.warning("%s; continuing without caching (existing entries are still used)", exc)
+        return ReadOnlyCache(root)
+    return Cache(root)
 
 
 if __name__ == "__main__":

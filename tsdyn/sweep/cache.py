@@ -70,12 +70,35 @@ class Cache:
         return result
 
     def load_or_quarantine(self, job: Job) -> dict | None:
-        """Like :meth:`load`, but an unusable file is reported, renamed ``*.bad`` and treated as absent."""
+        """Like :meth:`load`, but an unusable file is reported, renamed ``*.bad`` and treated as absent.
+
+        Race-safe: the file is claimed by an atomic rename to a name of this
+        process's own; if what it claimed is no longer the file it read (another
+        process quarantined that one and stored a good result meanwhile), the
+        claimed file is put back. In a read-only cache the file stays where it
+        is and the run is recomputed.
+        """
+        path = self.path(job)
         try:
+            seen = path.stat()
             return self.load(job)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
         except CacheError as exc:
-            bad = self.path(job).with_suffix(".npz.bad")
-            os.replace(self.path(job), bad)
+            claim = path.with_name(f"{path.name}.{os.getpid()}.claim")
+            try:
+                os.replace(path, claim)
+            except FileNotFoundError:
+                log.warning("%s; another process has moved it aside; will recompute the run", exc)
+                return None
+            except OSError as err:
+                log.warning("%s; cannot move it aside (%s); will recompute the run", exc, err.strerror or err)
+                return None
+            if not _same_file(claim.stat(), seen):
+                os.replace(claim, path)     # a good entry stored since: not ours to quarantine
+                return self.load_or_quarantine(job)
+            bad = path.with_suffix(".npz.bad")
+            os.replace(claim, bad)
             log.warning("%s; moved it to %s and will recompute the run", exc, bad.name)
             return None
 
@@ -95,6 +118,24 @@ class Cache:
         with atomic_open(path, "wb") as fh:
             np.savez(fh, **arrays, **{_META: np.array(json.dumps(meta, sort_keys=True))})
         return path
+
+
+class ReadOnlyCache(Cache):
+    """A cache that is read but not written (its folder is not writable): runs are computed and kept in memory."""
+
+    def load_or_quarantine(self, job: Job) -> dict | None:
+        try:
+            return self.load(job)
+        except CacheError as exc:
+            log.warning("%s; the cache is read-only, so it stays; will recompute the run", exc)
+            return None
+
+    def store(self, job: Job, result: dict) -> Path | None:
+        return None
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_ino, a.st_dev, a.st_size, a.st_mtime_ns) == (b.st_ino, b.st_dev, b.st_size, b.st_mtime_ns)
 
 
 def _unwrap(arr: np.ndarray):

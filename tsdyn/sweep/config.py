@@ -13,6 +13,9 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+from tsdyn.sweep.settings import MODELS
+from tsdyn.sweep.toml_errors import checked as _checked, unknown_keys
+
 #: Every target, in the order the full sweep runs and reports them.
 TARGETS = ("fig2a", "fig2b", "fig3", "fig4", "theorems", "ode_vs_sim", "ode_convergence", "pathkernel", "prune_at_init")
 
@@ -47,7 +50,14 @@ def describe_targets() -> list[tuple[str, str]]:
 
 
 def load_config(target: str, sims_dir: Path, *, quick: bool = False, seeds: list[int] | None = None) -> dict:
-    """Configuration of ``target``: its TOML, the ``[quick]`` overrides if asked, and the seeds."""
+    """Configuration of ``target``: its TOML, validated, the ``[quick]`` overrides if asked, and the seeds.
+
+    The file is checked in full before any job runs (:func:`validated`): the
+    top-level keys, the ``[quick]`` table and the merged quick configuration,
+    whichever run is asked for. The result is a plain dict of the keys the
+    TOML sets (defaults stay the targets' own, so results and cache keys do
+    not change) plus ``target``, ``quick``, ``sims_dir`` and ``seeds_override``.
+    """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     path = sims_dir / f"{target}.toml"
@@ -55,11 +65,13 @@ def load_config(target: str, sims_dir: Path, *, quick: bool = False, seeds: list
         raise ValueError(f"no experiment definition for target {target!r}: {path} does not exist")
     try:
         with open(path, "rb") as fh:
-            cfg = tomllib.load(fh)
+            raw = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from None
-    overrides = cfg.pop("quick", {})
-    cfg = merge(cfg, overrides) if quick else cfg
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} cannot be read: {exc}") from None
+    full, quick_cfg = validated(target, raw, path)
+    cfg = quick_cfg if quick else full
     if seeds is not None and "seeds" in cfg:
         cfg["seeds"] = list(seeds)
     cfg["target"] = target
@@ -70,6 +82,21 @@ def load_config(target: str, sims_dir: Path, *, quick: bool = False, seeds: list
     return cfg
 
 
+def validated(target: str, raw: dict, path: Path) -> tuple[dict, dict]:
+    """The full and the quick configuration of ``raw`` (a target's parsed TOML), both validated.
+
+    Raises ``ValueError`` naming ``path``, the table and the key of the first problem.
+    """
+    model = MODELS[target]
+    base = dict(raw)
+    overrides = base.pop("quick", {})
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{path}: quick must be a table ([quick]) of overrides, got {overrides!r}")
+    unknown_keys(base, model, path, table="", also=("quick",))
+    unknown_keys(overrides, model, path, table="quick")
+    merged = merge(base, overrides)
+    full = _checked(model, base, path, quick=False)
+    return full, (_checked(model, merged, path, quick=True) if overrides else copy.deepcopy(full))
 def merge(base: dict, override: dict) -> dict:
     """Recursive dict merge: ``override`` wins, nested tables merge."""
     out = copy.deepcopy(base)
@@ -78,15 +105,22 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+#: More seeds than this per target is a typo, not an experiment (and would exhaust memory).
+MAX_SEEDS = 100_000
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"5"`` -> seeds 0..4; ``"0,3,7"`` -> those seeds."""
-    try:
-        if "," in text:
-            seeds = [int(s) for s in text.split(",") if s.strip()]
-        else:
-            seeds = list(range(int(text)))
-    except ValueError:
-        raise ValueError(f"seeds must be a count (e.g. 5) or a comma-separated list (e.g. 0,3,7), got {text!r}") from None
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"seeds must name at least one non-negative seed, got {text!r}")
+    """``"5"`` -> seeds 0..4; ``"0,3,7"`` -> those seeds (distinct, >= 0, at most MAX_SEEDS of them)."""
+    usage = f"--seeds must be a count in 1..{MAX_SEEDS} (e.g. 5) or a comma-separated list of distinct seeds >= 0 (e.g. 0,3,7)"
+    parts = [s.strip() for s in text.split(",")]
+    if not all(p.isdigit() for p in parts):   # also refuses "1,,2", "-1", "1.5", "1e3"
+        raise ValueError(f"{usage}, got {text!r}")
+    if len(parts) == 1:
+        count = int(parts[0])
+        if not 1 <= count <= MAX_SEEDS:
+            raise ValueError(f"{usage}, got {text!r}")
+        return list(range(count))
+    seeds = [int(p) for p in parts]
+    if len(set(seeds)) != len(seeds) or len(seeds) > MAX_SEEDS or max(seeds) > 2**63 - 1:
+        raise ValueError(f"{usage}, got {text!r}")
     return seeds

@@ -13,6 +13,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import importlib
 import logging
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,9 +27,39 @@ log = logging.getLogger("tsdyn.sweep")
 
 
 def write_report(module_name: str, cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
-    """Call ``tsdyn.targets.<module_name>.report``; top-level so that it pickles for process pools."""
-    with single_threaded_blas():
-        return importlib.import_module(f"tsdyn.targets.{module_name}").report(cfg, results, out)
+    """Call ``tsdyn.targets.<module_name>.report``; top-level so that it pickles for process pools.
+
+    The report writes into a staging folder inside ``out``; only when it has
+    finished are its files moved into ``out`` (each by an atomic rename), so a
+    report that fails or is killed half-way leaves no file of its own behind,
+    and the previous run's files stay whole.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{module_name}-", dir=out))
+    try:
+        with single_threaded_blas():
+            importlib.import_module(f"tsdyn.targets.{module_name}").report(cfg, results, staging)
+        written = []
+        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            final = out / path.relative_to(staging)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, final)
+            written.append(final)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+#: Staging folders of reports in progress (hidden; removed when the report ends, or by the next sweep).
+STAGING_PREFIX = ".report-"
+
+
+def remove_stale_staging(out: Path) -> None:
+    """Remove staging folders a killed sweep left in ``out``."""
+    for stale in Path(out).glob(f"{STAGING_PREFIX}*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 class Reports:

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from tsdyn.sweep import lifeline
 from tsdyn.sweep.cache import Cache
 from tsdyn.sweep.job import Job
 
@@ -79,9 +80,19 @@ def make_executor(workers: int | None = None, dask_scheduler: str | None = None)
     # otherwise starts extra OpenBLAS threads that fight over them.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    # forkserver: worker processes start clean (no inherited threads or locks).
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    # forkserver: worker processes start clean (no inherited threads or locks). The forkserver and every
+    # worker die with this process (lifeline), so a killed sweep leaves nothing behind writing into --out.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tsdyn.sweep.forkserver_lifeline"])
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                  initializer=lifeline.worker_init, initargs=(os.getpid(),))
+    try:
         yield pool
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or failed: stop the workers now rather than wait for their runs.
+        lifeline.stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def unique_jobs(jobs: list[Job]) -> list[Job]:
@@ -127,13 +138,12 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
         for job, outcome in completed:
             try:
                 result = normalise(outcome.result())
-                if cache is not None:
-                    cache.store(job, result)
             except Exception as exc:  # noqa: BLE001 - report and continue with the other runs
                 log.error("run %s failed: %s: %s", job.name, type(exc).__name__, exc)
                 summary.failed.append(job.name)
                 bar.update()
                 continue
+            cache = _store(cache, job, result)
             results[job.key()] = result
             summary.computed += 1
             on_result(job.key(), result)
@@ -142,6 +152,41 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
     bar.close()
     summary.seconds = time.perf_counter() - start
     return results, summary
+
+
+def _store(cache: Cache | None, job: Job, result: dict) -> Cache | None:
+    """Cache ``result``; if the cache cannot be written, warn once and go on without it (None).
+
+    A computed run is never lost to its cache: the sweep keeps the result in memory.
+    """
+    if cache is None:
+        return None
+    try:
+        cache.store(job, result)
+    except OSError as exc:
+        log.warning("cache %s is not writable (%s); continuing without caching, finished runs are kept "
+                    "for this sweep only", cache.root, exc.strerror or exc)
+        return None
+    except (TypeError, ValueError) as exc:      # this result cannot be stored; it is still a result
+        log.warning("run %s is not cached: %s", job.name, exc)
+    return cache
+
+
+def memory_needed(jobs: list[Job], workers: int) -> int:
+    """Rough peak bytes of a sweep: ``workers`` of its largest runs at once, plus every run's weights held.
+
+    A job counts if it trains a network (parameters N and K); the estimate is
+    :func:`tsdyn.simulate.memory_needed` per run.
+    """
+    from tsdyn.simulate import memory_needed as run_bytes
+
+    sizes = [(int(job.params["N"]), int(job.params["K"]), int(job.params.get("M", 1)))
+             for job in jobs if {"N", "K"} <= set(job.params)]
+    if not sizes:
+        return 0
+    running = sorted((run_bytes(N=N, K=K, M=M) for N, K, M in sizes), reverse=True)[:max(1, workers)]
+    held = sum(8 * N * (2 * K + M) for N, K, M in sizes)
+    return int(sum(running) + held)
 
 
 def _bounded(executor: cf.Executor, jobs: list[Job], limit: int):

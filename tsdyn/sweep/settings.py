@@ -1,0 +1,199 @@
+"""Typed, strict settings of each sweep target: one pydantic model per ``sims/<target>.toml``.
+
+Strict means no coercion: booleans are booleans, integers are integers (an
+integer is accepted where a real number is expected, and kept an integer, so a
+job's parameters - and its cache key - are what the TOML says), lists are
+lists. Unknown keys are refused. Cross-field rules (K >= M, Z_max >= Z_min, ...)
+are checked too. :func:`tsdyn.sweep.config.load_config` turns a failure into
+one line naming the file, the table and the key.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
+
+from tsdyn.pathkernel.scores import SCORE_NAMES
+
+#: A real number: int or float, never a bool or a string; the int stays an int.
+Real = Union[StrictInt, StrictFloat]
+PosInt = Annotated[StrictInt, Field(ge=1)]
+NonNegInt = Annotated[StrictInt, Field(ge=0)]
+# N, K, steps and sample counts beyond these would not fit in memory or an int64 step counter.
+SizeInt = Annotated[StrictInt, Field(ge=1, le=10**9)]
+StepsInt = Annotated[StrictInt, Field(ge=1, le=10**15)]
+CountInt = Annotated[StrictInt, Field(ge=0, le=10**9)]
+Seed = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+NonNegReal = Annotated[Real, Field(ge=0)]
+PosReal = Annotated[Real, Field(gt=0)]
+Seeds = Annotated[list[Seed], Field(min_length=1, max_length=100_000)]
+Sigmas = Annotated[list[NonNegReal], Field(min_length=1, max_length=1000)]
+TrainingTarget = Literal["fig2a", "fig2b", "fig3", "ode_vs_sim"]
+PRUNERS = SCORE_NAMES + ("synflow_iter", "random_edge", "random_node")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+def _distinct(name: str, values) -> None:
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError(f"{name} must list distinct values, got {values}")
+
+
+class Network(Strict):
+    """The teacher-student setting and the training run shared by the training targets."""
+
+    M: PosInt
+    K: PosInt
+    N: SizeInt
+    lr: PosReal
+    lr2: NonNegReal | None = None
+    vstar: Real
+    steps: StepsInt
+    init_scale: PosReal | None = None
+    per_decade: PosInt | None = None
+    train_second_layer: StrictBool | None = None
+    train_test_samples: CountInt | None = None
+
+    @model_validator(mode="after")
+    def _k_at_least_m(self):
+        if self.K < self.M:
+            raise ValueError(f"K must be an integer >= M = {self.M}, got {self.K}")
+        return self
+
+
+class Training(Network):
+    sigmas: Sigmas
+    seeds: Seeds
+
+    @model_validator(mode="after")
+    def _distinct_lists(self):
+        _distinct("seeds", self.seeds)
+        _distinct("sigmas", self.sigmas)
+        return self
+
+
+class Fig2a(Training):
+    test_samples: CountInt | None = None
+
+
+class Fig2b(Training):
+    edge_masks: PosInt
+
+
+class Fig3(Training):
+    kn: PosInt
+    subset_seed: Seed | None = None
+
+    @model_validator(mode="after")
+    def _kn_at_most_k(self):
+        if self.kn > self.K:
+            raise ValueError(f"kn must be an integer <= K = {self.K}, got {self.kn}")
+        return self
+
+
+class OdeVsSim(Training):
+    replicas: PosInt
+    ensemble_seeds: Annotated[StrictInt, Field(ge=0, le=100_000)] | None = None
+    replica_sigmas: list[NonNegReal] | None = None
+
+
+class ZGrid(Strict):
+    Z_min: PosInt | None = None
+    Z_max: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
+    c_values: Annotated[StrictInt, Field(ge=2, le=100_000)] | None = None
+
+    @model_validator(mode="after")
+    def _z_order(self):
+        if self.Z_min is not None and self.Z_max is not None and self.Z_max < self.Z_min:
+            raise ValueError(f"Z_max must be an integer >= Z_min = {self.Z_min}, got {self.Z_max}")
+        return self
+
+
+class Fig4(ZGrid):
+    pass
+
+
+class Theorems(ZGrid):
+    settings: Annotated[list[Literal["fig2a", "fig2b"]], Field(min_length=1)]
+    Z_min: PosInt
+    Z_max: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    c_values: Annotated[StrictInt, Field(ge=2, le=100_000)]
+    M_max: Annotated[StrictInt, Field(ge=1, le=1000)]
+
+
+class Student(Strict):
+    """A student of the pathkernel target: the training run of ``setting``, or one given inline."""
+
+    setting: TrainingTarget | None = None
+    kn: Annotated[list[PosInt], Field(min_length=1)]
+    M: PosInt | None = None
+    K: PosInt | None = None
+    N: SizeInt | None = None
+    lr: PosReal | None = None
+    vstar: Real | None = None
+    steps: StepsInt | None = None
+
+    @model_validator(mode="after")
+    def _complete(self):
+        missing = [k for k in ("M", "K", "N", "lr", "vstar", "steps") if getattr(self, k) is None]
+        if self.setting is None and missing:
+            raise ValueError(f"a student needs setting = \"fig2a\" (or another training target) or the keys "
+                             f"{', '.join(missing)}")
+        if self.K is not None and max(self.kn) > self.K:
+            raise ValueError(f"kn must list integers in 1..K = {self.K}, got {self.kn}")
+        return self
+
+
+class Pathkernel(Strict):
+    sigmas: Sigmas
+    seeds: Seeds
+    scores: Annotated[list[Literal[SCORE_NAMES]], Field(min_length=1)]
+    score_samples: SizeInt
+    edge_masks: PosInt
+    dpp_max_subsets: PosInt
+    students: Annotated[dict[StrictStr, Student], Field(min_length=1)]
+
+
+class KScan(Strict):
+    K: Annotated[list[PosInt], Field(min_length=1)]
+    kn_fractions: Annotated[list[Annotated[Real, Field(gt=0, le=1)]], Field(min_length=1)]
+    pruners: Annotated[list[Literal[PRUNERS]], Field(min_length=1)]
+
+
+class PruneAtInit(Strict):
+    M: PosInt
+    K: PosInt
+    N: SizeInt
+    lr: PosReal
+    vstar: Real
+    sigma: NonNegReal
+    t_final: PosReal
+    t_early: PosReal
+    seeds: Seeds
+    kn: Annotated[list[PosInt], Field(min_length=1)]
+    pruners: Annotated[list[Literal[PRUNERS]], Field(min_length=1)]
+    score_samples: SizeInt
+    iterative_rounds: PosInt
+    K_scan: KScan | None = None
+
+    @model_validator(mode="after")
+    def _cross(self):
+        if self.K < self.M:
+            raise ValueError(f"K must be an integer >= M = {self.M}, got {self.K}")
+        if max(self.kn) > self.K:
+            raise ValueError(f"kn must list integers in 1..K = {self.K}, got {self.kn}")
+        if self.t_early > self.t_final:
+            raise ValueError(f"t_early must be <= t_final = {self.t_final}, got {self.t_early}")
+        if self.K_scan is not None and min(self.K_scan.K) < self.M:
+            raise ValueError(f"K_scan.K must list integers >= M = {self.M}, got {self.K_scan.K}")
+        _distinct("seeds", self.seeds)
+        return self
+
+
+#: The settings model of each target.
+MODELS: dict[str, type[Strict]] = {
+    "fig2a": Fig2a, "fig2b": Fig2b, "fig3": Fig3, "fig4": Fig4, "theorems": Theorems,
+    "ode_vs_sim": OdeVsSim, "pathkernel": Pathkernel, "prune_at_init": PruneAtInit,
+}
