@@ -28,7 +28,6 @@ NonNegReal = Annotated[Real, Field(ge=0)]
 PosReal = Annotated[Real, Field(gt=0)]
 Seeds = Annotated[list[Seed], Field(min_length=1, max_length=100_000)]
 Sigmas = Annotated[list[NonNegReal], Field(min_length=1, max_length=1000)]
-TrainingTarget = Literal["fig2a", "fig2b", "fig3", "ode_vs_sim"]
 PRUNERS = SCORE_NAMES + ("synflow_iter", "random_edge", "random_node")
 
 
@@ -55,6 +54,7 @@ class Network(Strict):
     per_decade: PosInt | None = None
     train_second_layer: StrictBool | None = None
     train_test_samples: CountInt | None = None
+    engine: Literal["weights", "order"] | None = None
 
     @model_validator(mode="after")
     def _k_at_least_m(self):
@@ -123,60 +123,21 @@ class Theorems(ZGrid):
     M_max: Annotated[StrictInt, Field(ge=1, le=1000)]
 
 
+Fraction = Annotated[StrictStr, Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$|^\s*0?\.\d+\s*$|^\s*1\s*$")]
+Layers = Annotated[list[Literal["both", "first"]], Field(min_length=1)]
+
+
 class Student(Strict):
-    """A student of the pathkernel target: the training run of ``setting``, or one given inline."""
+    """A trained student of the pathkernel target: its training run's parameters and the budgets k_n."""
 
-    setting: TrainingTarget | None = None
-    kn: Annotated[list[PosInt], Field(min_length=1)]
-    M: PosInt | None = None
-    K: PosInt | None = None
-    N: SizeInt | None = None
-    lr: PosReal | None = None
-    vstar: Real | None = None
-    steps: StepsInt | None = None
-
-    @model_validator(mode="after")
-    def _complete(self):
-        missing = [k for k in ("M", "K", "N", "lr", "vstar", "steps") if getattr(self, k) is None]
-        if self.setting is None and missing:
-            raise ValueError(f"a student needs setting = \"fig2a\" (or another training target) or the keys "
-                             f"{', '.join(missing)}")
-        if self.K is not None and max(self.kn) > self.K:
-            raise ValueError(f"kn must list integers in 1..K = {self.K}, got {self.kn}")
-        return self
-
-
-class Pathkernel(Strict):
-    sigmas: Sigmas
-    seeds: Seeds
-    scores: Annotated[list[Literal[SCORE_NAMES]], Field(min_length=1)]
-    score_samples: SizeInt
-    edge_masks: PosInt
-    dpp_max_subsets: PosInt
-    students: Annotated[dict[StrictStr, Student], Field(min_length=1)]
-
-
-class KScan(Strict):
-    K: Annotated[list[PosInt], Field(min_length=1)]
-    kn_fractions: Annotated[list[Annotated[Real, Field(gt=0, le=1)]], Field(min_length=1)]
-    pruners: Annotated[list[Literal[PRUNERS]], Field(min_length=1)]
-
-
-class PruneAtInit(Strict):
     M: PosInt
     K: PosInt
     N: SizeInt
     lr: PosReal
     vstar: Real
-    sigma: NonNegReal
-    t_final: PosReal
-    t_early: PosReal
-    seeds: Seeds
+    steps: StepsInt
     kn: Annotated[list[PosInt], Field(min_length=1)]
-    pruners: Annotated[list[Literal[PRUNERS]], Field(min_length=1)]
-    score_samples: SizeInt
-    iterative_rounds: PosInt
-    K_scan: KScan | None = None
+    sigmas: Sigmas | None = None
 
     @model_validator(mode="after")
     def _cross(self):
@@ -184,16 +145,97 @@ class PruneAtInit(Strict):
             raise ValueError(f"K must be an integer >= M = {self.M}, got {self.K}")
         if max(self.kn) > self.K:
             raise ValueError(f"kn must list integers in 1..K = {self.K}, got {self.kn}")
-        if self.t_early > self.t_final:
-            raise ValueError(f"t_early must be <= t_final = {self.t_final}, got {self.t_early}")
-        if self.K_scan is not None and min(self.K_scan.K) < self.M:
-            raise ValueError(f"K_scan.K must list integers >= M = {self.M}, got {self.K_scan.K}")
+        _distinct("kn", self.kn)
+        return self
+
+
+class Pathkernel(Strict):
+    sigmas: Sigmas
+    seeds: Seeds
+    layers: Layers
+    scores: Annotated[list[Literal[SCORE_NAMES]], Field(min_length=1)]
+    score_samples: SizeInt
+    edge_masks: PosInt
+    dpp_max_subsets: PosInt
+    students: Annotated[dict[StrictStr, Student], Field(min_length=1)]
+
+
+class PruneAtInit(Strict):
+    M: PosInt
+    N: SizeInt
+    lr: PosReal
+    vstar: Real
+    sigma: NonNegReal
+    t_final: PosReal
+    K: Annotated[list[PosInt], Field(min_length=1)]
+    budgets: Annotated[list[Fraction], Field(min_length=1)]
+    layers: Layers
+    seeds: Seeds
+    pruners: Annotated[list[Literal[PRUNERS]], Field(min_length=1)]
+    score_samples: SizeInt
+    iterative_rounds: PosInt
+    speed_times: Annotated[list[PosReal], Field(min_length=1)]
+    ntk_samples: PosInt
+    label: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _cross(self):
+        if min(self.K) < self.M:
+            raise ValueError(f"K must list integers >= M = {self.M}, got {self.K}")
+        if max(self.speed_times) > self.t_final:
+            raise ValueError(f"speed_times must lie in (0, t_final = {self.t_final}], got {self.speed_times}")
+        for c in self.budgets:
+            num, _, den = c.partition("/")
+            value = float(num) / float(den) if den else float(num)
+            if not 0 < value <= 1:
+                raise ValueError(f"budgets must be fractions in (0, 1], got {c!r}")
         _distinct("seeds", self.seeds)
+        _distinct("K", self.K)
+        return self
+
+
+class OdeConvergence(Strict):
+    """The fixed-start convergence study and the plateau exit (issue 11), order-parameter engine."""
+
+    M: PosInt
+    K: PosInt
+    lr: PosReal
+    vstar: Real
+    start_N: SizeInt
+    starts: Seeds
+    sigmas: Sigmas
+    Ns: Annotated[list[SizeInt], Field(min_length=2)]
+    replicas: PosInt
+    t_final: PosReal
+    slope_range: Annotated[list[Real], Field(min_length=2, max_length=2)]
+    final_N: SizeInt
+    final_median: PosReal
+    final_max: PosReal
+    exit_sigmas: Sigmas
+    exit_Ns: Annotated[list[SizeInt], Field(min_length=2)]
+    exit_starts: Annotated[StrictInt, Field(ge=2, le=100_000)]
+    exit_t_final: PosReal
+    exit_per_decade: PosInt
+    exit_fraction: Annotated[Real, Field(gt=0, lt=1)]
+    exit_tolerance: PosReal
+
+    @model_validator(mode="after")
+    def _cross(self):
+        if self.K < self.M or self.K < 2:
+            raise ValueError(f"K must be an integer >= max(M, 2) = {max(self.M, 2)}, got {self.K}")
+        small = [n for n in self.Ns + self.exit_Ns if n <= self.K + self.M]
+        if small:
+            raise ValueError(f"Ns and exit_Ns must be integers > K + M = {self.K + self.M} (order engine), got {small}")
+        if self.slope_range[0] > self.slope_range[1]:
+            raise ValueError(f"slope_range must be [low, high] with low <= high, got {self.slope_range}")
+        for name in ("starts", "sigmas", "Ns", "exit_sigmas", "exit_Ns"):
+            _distinct(name, getattr(self, name))
         return self
 
 
 #: The settings model of each target.
 MODELS: dict[str, type[Strict]] = {
     "fig2a": Fig2a, "fig2b": Fig2b, "fig3": Fig3, "fig4": Fig4, "theorems": Theorems,
-    "ode_vs_sim": OdeVsSim, "pathkernel": Pathkernel, "prune_at_init": PruneAtInit,
+    "ode_vs_sim": OdeVsSim, "ode_convergence": OdeConvergence, "pathkernel": Pathkernel,
+    "prune_at_init": PruneAtInit,
 }

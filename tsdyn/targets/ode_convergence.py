@@ -40,7 +40,7 @@ def _fixed_start_cfg(cfg: dict, N: int) -> dict:
 
 def _exit_cfg(cfg: dict, N: int) -> dict:
     return {**cfg, "N": int(N), "steps": int(round(cfg["exit_t_final"] * N)), "engine": "order",
-            "per_decade": int(cfg["exit_per_decade"])}
+            "per_decade": int(cfg["exit_per_decade"]), "start_N": None}   # random starts drawn at N itself
 
 
 def jobs(cfg: dict, *, quick: bool = False) -> list[Job]:
