@@ -55,6 +55,8 @@ _FASTMATH = {"reassoc"}
 #: A Cholesky pivot keeping less than this fraction of its diagonal means near-dependent student
 #: vectors: the compression then switches to the pivoted factorisation, whose entries stay bounded.
 PIVOT_RTOL = 1e-8
+#: Pivoted Cholesky stops at pivots below this fraction of the largest diagonal (rounding level).
+GRAM_RTOL = 1e-14
 
 __all__ = ["DIVERGENCE_BOUND", "FINITE", "PIVOT_RTOL", "cycle_normals", "normals_offset", "order_step",
            "order_steps", "compress", "gram_factor"]
@@ -128,21 +130,25 @@ def gram_factor(S, F):
     """F with F F^T = S for a symmetric positive semi-definite S (K x K), by pivoted Cholesky.
 
     S is overwritten (it holds the Schur complements). Pivoting on the largest
-    remaining diagonal bounds |F[i, c]| <= F[p, c] for the pivot p, so tiny or
-    rounding-level pivots cannot blow up; elimination stops at a non-positive
-    pivot (the remaining complement is then zero to rounding), leaving zero
-    columns. The result is a factor in a permuted, not a triangular, layout,
+    remaining diagonal bounds |F[i, c]| <= F[p, c] for the pivot p, so small
+    pivots cannot blow up; elimination stops when every remaining pivot is at
+    most :data:`GRAM_RTOL` of the largest diagonal of S (the remaining
+    complement, positive semi-definite, is then that small in every entry:
+    rounding), leaving zero columns. The result is a factor in a permuted, not a triangular, layout,
     which is all the chain needs (any F with F F^T = S gives the same law).
     """
     K = S.shape[0]
     F[:, :] = 0.0
+    floor = 0.0
+    for i in range(K):
+        floor = max(floor, GRAM_RTOL * S[i, i])
     active = np.ones(K, dtype=np.bool_)
     for c in range(K):
-        p, d = -1, 0.0
+        p, d = -1, floor
         for i in range(K):
             if active[i] and S[i, i] > d:
                 p, d = i, S[i, i]
-        if p < 0:                               # every remaining pivot <= 0: rank c reached
+        if p < 0:                               # remaining complement at rounding level: rank c reached
             break
         active[p] = False
         root = math.sqrt(d)
