@@ -75,7 +75,7 @@ def normals_offset(s: int, M: int, K: int, period: int) -> int:
     return (s // period) * cycle_normals(M, K, period) + j * (M + K) + j * (j - 1) // 2
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH, inline="always")
 def order_step(CT, LT, v, vstar, z, rho, width, zeta, rate_w, rate_v, sigma, train_v, lam, u):
     """One SGD step in coordinates; returns False if lambda or delta diverged (state then unchanged).
 
@@ -98,8 +98,10 @@ def order_step(CT, LT, v, vstar, z, rho, width, zeta, rate_w, rate_v, sigma, tra
         for m in range(n + 1):
             nu += LT[n, m] * z[m]
         delta += vstar[n] * g_scalar(nu)
-    lam[:] = 0.0
-    for c in range(width):
+    z0, row = z[0], CT[0]
+    for k in range(K):
+        lam[k] = z0 * row[k]
+    for c in range(1, width):
         zc, row = z[c], CT[c]
         for k in range(K):
             lam[k] += zc * row[k]
@@ -228,13 +230,15 @@ def order_steps(CT, LT, v, vstar, normals, chi2, noise, lo, hi, period, rate_w, 
     K, M = CT.shape[1], LT.shape[0]
     lam, u = np.empty(K), np.empty(K)
     S, F = np.empty((K, K)), np.empty((K, K))
-    for s in range(lo, hi):
-        j = s % period
-        off = normals_offset(s, M, K, period)
+    j, off = lo % period, normals_offset(lo, M, K, period)
+    for s in range(lo, hi):                    # j = s % period and off = normals_offset(s), kept incrementally
         width = M + K + j
         if not order_step(CT, LT, v, vstar, normals[off:off + width], chi2[s], width, noise[s], rate_w, rate_v,
                           sigma, train_v, lam, u):
             return s
-        if j == period - 1:
+        off += width
+        j += 1
+        if j == period:
             compress(CT, M, width + 1, S, F)
+            j = 0
     return FINITE
