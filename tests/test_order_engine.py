@@ -127,9 +127,9 @@ LAW_TIMES = (2.0, 5.0, 10.0, 20.0)
 REPLICAS = 200
 
 
-def _eg_replicas(engine, offset=0):
+def _eg_replicas(engine, offset=0, law=LAW):
     """eps_g at LAW_TIMES of REPLICAS runs from one start (data_seed = offset + r)."""
-    return np.array([_at_times(simulate(**LAW, data_seed=offset + r, times=LAW_TIMES, engine=engine))
+    return np.array([_at_times(simulate(**law, data_seed=offset + r, times=LAW_TIMES, engine=engine))
                      for r in range(REPLICAS)])
 
 
@@ -209,6 +209,33 @@ def test_the_law_test_rejects_wrong_chains_and_passes_the_right_one(weights_repl
     p, zscore = _law_verdicts(weights_replicas, _reference_chain(start, **common, drop_eta2=True))
     print("eta^2 dropped: KS p", p, "|z|", zscore.round(1))
     assert np.min(p) < 1e-6 and np.max(zscore) > 5
+
+
+def test_the_law_test_detects_a_unit_norm_order_engine_at_small_N(monkeypatch):
+    """|x|^2/N := 1 in the engine itself (rho = N - |z|^2): rejected at N = 8, the right engine passes.
+
+    Replacing the norm by its mean keeps every drift and changes only O(1/N)
+    fluctuations, so only a small N shows it (not N = 50 with 200 replicas).
+    """
+    small = {**LAW, "N": 8, "steps": 160}
+    weights = _eg_replicas("weights", law=small)
+    p, zscore = _law_verdicts(weights, _eg_replicas("order", offset=10_000, law=small))
+    assert np.all(p > 0.01) and np.all(zscore < 3)
+    real_draw = oe.draw_chunk
+
+    def unit_norm_draw(streams, chunk, n_steps, *, M, K, N, period, draw_noise):
+        normals, chi2, noise = real_draw(streams, chunk, n_steps, M=M, K=K, N=N, period=period,
+                                         draw_noise=draw_noise)
+        for s in range(n_steps):
+            off = normals_offset(s, M, K, period)
+            z = normals[off:off + M + K + s % period]
+            chi2[s] = max(N - z @ z, 0.0)
+        return normals, chi2, noise
+
+    monkeypatch.setattr(oe, "draw_chunk", unit_norm_draw)
+    p, zscore = _law_verdicts(weights, _eg_replicas("order", offset=10_000, law=small))
+    print("unit norm at N = 8: KS p", p, "|z|", zscore.round(2))
+    assert np.min(p) < 1e-3 and np.max(zscore) > 3
 
 
 # ---------------------------------------------------------------- the contract
