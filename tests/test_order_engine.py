@@ -48,7 +48,7 @@ def test_chain_steps_equal_the_weights_engine_on_real_inputs(period):
         x, width = X[s], M + K + s % period
         z = B @ x
         rho = x @ x - z @ z
-        assert order_step(CT, LT, v_chain, vstar, z, rho, width, zeta[s], lr / N, lr2 / N, sigma, True, lam, u)
+        assert order_step(CT, LT, v_chain, vstar, z, 0, rho, width, zeta[s], lr / N, lr2 / N, sigma, True, lam, u)
         assert sgd_steps(w_sgd, v_sgd, pending, x_prev, wstar, vstar, X[s:s + 1], zeta[s:s + 1],
                          lr / math.sqrt(N), lr2 / N, sigma, True, None) == -1
         B = np.vstack([B, (x - B.T @ z) / math.sqrt(rho)])
@@ -78,7 +78,7 @@ def test_one_step_from_fields_and_norm_alone():
     L[:M, :M], L[M:] = LT, CT[:M + K].T
     z = np.linalg.solve(L, np.concatenate([wstar @ x, w @ x]) / math.sqrt(N))
     v_chain, lam, u = v.copy(), np.empty(K), np.empty(K)
-    assert order_step(CT, LT, v_chain, vstar, z, x @ x - z @ z, M + K, zeta[0], lr / N, lr / N, sigma, True,
+    assert order_step(CT, LT, v_chain, vstar, z, 0, x @ x - z @ z, M + K, zeta[0], lr / N, lr / N, sigma, True,
                       lam, u)
     pending, x_prev = np.zeros(K), np.zeros(N)
     assert sgd_steps(w, v, pending, x_prev, wstar, vstar, x[None], zeta, lr / math.sqrt(N), lr / N, sigma,
@@ -104,7 +104,7 @@ def test_order_steps_is_the_loop_of_order_step_and_compress():
     lam, u, S, F = np.empty(K), np.empty(K), np.empty((K, K)), np.empty((K, K))
     for s in range(steps):
         j, off = s % period, normals_offset(s, M, K, period)
-        order_step(CT2, LT, v2, state.vstar, normals[off:off + M + K + j], chi2[s], M + K + j, noise[s],
+        order_step(CT2, LT, v2, state.vstar, normals, off, chi2[s], M + K + j, noise[s],
                    0.02, 0.01, 0.2, True, lam, u)
         if j == period - 1:
             compress(CT2, M, M + K + j + 1, S, F)
@@ -119,6 +119,21 @@ def test_gram_factor_of_a_rank_deficient_matrix():
     gram_factor(S.copy(), F)
     np.testing.assert_allclose(F @ F.T, S, atol=1e-12)
     assert np.sum(np.any(F != 0, axis=0)) == 3         # three zero columns, no failure
+
+
+def test_compress_keeps_Q_through_the_pivoted_fallback():
+    """Two identical student vectors make the plain Cholesky fail; the pivoted one keeps C C^T."""
+    M, K, width = 2, 4, 9
+    rng = np.random.default_rng(8)
+    CT = np.zeros((width + 2, K))
+    CT[:width] = rng.standard_normal((width, K))
+    CT[:, 1] = CT[:, 0]                                 # nodes 0 and 1 coincide
+    Q = CT.T @ CT
+    S, F = np.empty((K, K)), np.empty((K, K))
+    compress(CT, M, width, S, F)
+    np.testing.assert_allclose(CT.T @ CT, Q, atol=1e-12)
+    assert not np.any(CT[M + K:])
+    assert np.all(np.isfinite(CT))
 
 
 # ---------------------------------------------------------------- in law

@@ -76,7 +76,7 @@ def normals_offset(s: int, M: int, K: int, period: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH, inline="always")
-def order_step(CT, LT, v, vstar, z, rho, width, zeta, rate_w, rate_v, sigma, train_v, lam, u):
+def order_step(CT, LT, v, vstar, z, off, rho, width, zeta, rate_w, rate_v, sigma, train_v, lam, u):
     """One SGD step in coordinates; returns False if lambda or delta diverged (state then unchanged).
 
     Parameters
@@ -85,7 +85,8 @@ def order_step(CT, LT, v, vstar, z, rho, width, zeta, rate_w, rate_v, sigma, tra
         Basis-major, so that fields and updates run along K contiguous nodes.
     LT : (M, M) lower-triangular teacher coordinates.
     v : (K,) student second layer (updated in place).  vstar : (M,) teacher second layer.
-    z : (width,) coordinates of the input: z[:M] in the teacher span, z[M:] in the rest.
+    z, off : the coordinates of the input are z[off:off + width]: the first M in the teacher
+        span, the rest along the other basis directions. (An offset, not a slice: no view per step.)
     rho : squared norm of the input orthogonal to the basis (chi^2_{N-width}).
     width : basis directions in use (M + K + j); row ``width`` of CT receives the new one.
     zeta : label noise.  rate_w, rate_v : eta/N (coordinates are w/sqrt N) and eta_v/N.
@@ -96,15 +97,15 @@ def order_step(CT, LT, v, vstar, z, rho, width, zeta, rate_w, rate_v, sigma, tra
     for n in range(M):
         nu = 0.0
         for m in range(n + 1):
-            nu += LT[n, m] * z[m]
+            nu += LT[n, m] * z[off + m]
         delta += vstar[n] * g_scalar(nu)
-    z0, row = z[0], CT[0]
+    z0 = z[off]
     for k in range(K):
-        lam[k] = z0 * row[k]
+        lam[k] = z0 * CT[0, k]
     for c in range(1, width):
-        zc, row = z[c], CT[c]
+        zc = z[off + c]
         for k in range(K):
-            lam[k] += zc * row[k]
+            lam[k] += zc * CT[c, k]
     for k in range(K):
         if not abs(lam[k]) <= DIVERGENCE_BOUND:   # as sgd_kernel: a saturated g hides a blown-up weight
             return False
@@ -118,12 +119,12 @@ def order_step(CT, LT, v, vstar, z, rho, width, zeta, rate_w, rate_v, sigma, tra
         if train_v:
             v[k] += rate_v * delta * gk
     for c in range(width):
-        zc, row = z[c], CT[c]
+        zc = z[off + c]
         for k in range(K):
-            row[k] += zc * u[k]
-    r, row = math.sqrt(rho), CT[width]
+            CT[c, k] += zc * u[k]
+    r = math.sqrt(rho)
     for k in range(K):
-        row[k] = r * u[k]
+        CT[width, k] = r * u[k]
     return True
 
 
@@ -167,53 +168,69 @@ def gram_factor(S, F):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _cholesky(S, F) -> bool:
-    """Plain Cholesky S = F F^T (F lower triangular); False if a pivot falls below PIVOT_RTOL of its diagonal."""
+def _gram(CT, M, width, S):
+    """S = Cs Cs^T, Cs = CT[M:width].T: a sum of outer products of rows, contiguous along K."""
+    K = CT.shape[1]
+    for i in range(K):
+        for k in range(i + 1):
+            S[i, k] = 0.0
+    for c in range(M, width):
+        for i in range(K):
+            ri = CT[c, i]
+            for k in range(i + 1):             # lower triangle; mirrored below
+                S[i, k] += ri * CT[c, k]
+    for i in range(K):
+        for k in range(i):
+            S[k, i] = S[i, k]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _cholesky_inplace(S) -> bool:
+    """Lower Cholesky factor of S in its lower triangle; False if a pivot keeps < PIVOT_RTOL of its diagonal."""
     K = S.shape[0]
     for j in range(K):
         d = S[j, j]
         for c in range(j):
-            d -= F[j, c] * F[j, c]
-        if not d > PIVOT_RTOL * S[j, j]:
+            d -= S[j, c] * S[j, c]
+        if not d > PIVOT_RTOL * S[j, j]:       # S[j, j] is still the original diagonal here
             return False
         root = math.sqrt(d)
-        F[j, j] = root
+        S[j, j] = root
         inv = 1.0 / root
         for i in range(j + 1, K):
             acc = S[i, j]
-            fi, fj = F[i], F[j]
             for c in range(j):
-                acc -= fi[c] * fj[c]
-            F[i, j] = acc * inv
+                acc -= S[i, c] * S[j, c]
+            S[i, j] = acc * inv
     return True
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def compress(CT, M, width, S, F):
-    """Cs <- F with F F^T = Cs Cs^T, Cs = CT[M:width].T; CT[M+K:] <- 0. A = CT[:M].T is untouched.
+    """Cs <- F with F F^T = Cs Cs^T, Cs = CT[M:width].T; rows M+K.. of CT <- 0. A = CT[:M].T is untouched.
 
     Plain Cholesky when every pivot keeps more than :data:`PIVOT_RTOL` of its
     diagonal (well conditioned: its backward error is rounding), else the
-    pivoted :func:`gram_factor`, which cannot fail.
+    pivoted :func:`gram_factor`, which cannot fail. S, F: (K, K) work arrays.
+    Rows of CT at and beyond ``width`` must be zero (they are, between cycles).
     """
     K = CT.shape[1]
-    S[:, :] = 0.0
-    for c in range(M, width):                  # S = sum of outer products: contiguous along K
-        row = CT[c]
-        for i in range(K):
-            ri, si = row[i], S[i]
-            for k in range(i + 1):             # lower triangle; mirrored below
-                si[k] += ri * row[k]
-    for i in range(K):
-        for k in range(i):
-            S[k, i] = S[i, k]
-    F[:, :] = 0.0
-    if not _cholesky(S, F):
+    _gram(CT, M, width, S)
+    if _cholesky_inplace(S):
+        for c in range(K):                     # CT[M + c, k] = L[k, c], zero above the diagonal
+            for k in range(c):
+                CT[M + c, k] = 0.0
+            for k in range(c, K):
+                CT[M + c, k] = S[k, c]
+    else:
+        _gram(CT, M, width, S)                 # rare: S was overwritten; redo it, factor with pivoting
         gram_factor(S, F)
-    CT[M:, :] = 0.0
-    for c in range(K):
+        for c in range(K):
+            for k in range(K):
+                CT[M + c, k] = F[k, c]
+    for c in range(M + K, width):
         for k in range(K):
-            CT[M + c, k] = F[k, c]
+            CT[c, k] = 0.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -233,8 +250,8 @@ def order_steps(CT, LT, v, vstar, normals, chi2, noise, lo, hi, period, rate_w, 
     j, off = lo % period, normals_offset(lo, M, K, period)
     for s in range(lo, hi):                    # j = s % period and off = normals_offset(s), kept incrementally
         width = M + K + j
-        if not order_step(CT, LT, v, vstar, normals[off:off + width], chi2[s], width, noise[s], rate_w, rate_v,
-                          sigma, train_v, lam, u):
+        if not order_step(CT, LT, v, vstar, normals, off, chi2[s], width, noise[s], rate_w, rate_v, sigma,
+                          train_v, lam, u):
             return s
         off += width
         j += 1
