@@ -272,6 +272,8 @@ def test_reproducible_and_independent_of_the_record_times():
     c = simulate(**SMALL, engine="order", sigma=0.25, times=[0.37, 3.0, 7.5])
     assert np.array_equal(a.Q, b.Q) and np.array_equal(a.v, b.v) and np.array_equal(a.eg, b.eg)
     assert np.array_equal(a.Q[-1], c.Q[-1]) and np.array_equal(a.v[-1], c.v[-1])
+    longer = simulate(**{**SMALL, "steps": 1500}, engine="order", sigma=0.25, times=[10.0])   # a prefix
+    assert np.array_equal(longer.Q[1], a.Q[-1]) and np.array_equal(longer.v[1], a.v[-1])
     d = simulate(**SMALL, engine="order", sigma=0.25, data_seed=99)            # replica: same start, other data
     assert np.array_equal(d.initial.Q, a.initial.Q) and not np.array_equal(d.Q[-1], a.Q[-1])
 
@@ -346,3 +348,11 @@ def test_cli_writes_csv_and_npz_without_weights(tmp_path, capsys):
         np.testing.assert_array_equal(second["Q0"], first["Q"])
     assert main(["--engine", "order", "--N", "4", "--no-progress", "--out", str(out)]) == 2
     assert "K + M + 1" in capsys.readouterr().err
+
+
+def test_accepts_every_argument_of_the_training_target():
+    """tsdyn.targets.training.train's arguments, frozen second layer and a test set included."""
+    run = simulate(N=70, M=2, K=3, lr=0.5, lr2=0.3, sigma=0.25, vstar=4.0, steps=700, seed=2, data_seed=5,
+                   init_scale=0.5, per_decade=5, train_second_layer=False, test_samples=1000, engine="order")
+    assert np.all(run.v == run.v[0]) and run.test_mse.shape == run.eg.shape
+    assert run.info["stream_version"] == oe.STREAM_VERSION

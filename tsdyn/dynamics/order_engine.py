@@ -13,13 +13,12 @@ Random streams. The start is that of the weights engine for the same ``seed``
 (w*, w, v drawn once from the same streams by the same helper), or ``start=``.
 The chain's own draws come from the weights engine's ``inputs`` and
 ``label_noise`` streams of ``data_seed`` (so replicas of one start differ by
-``data_seed``), chunked: chunk c, covering steps [c S, (c+1) S) with S of
-:func:`chunk_steps`, is drawn by ``default_rng`` of the c-th child of the
-stream: first its normals (:func:`~tsdyn.dynamics.order_kernel.normals_offset`
-says which a step reads), then its chi^2 values, one degree-of-freedom class
-j = s mod period at a time. Results are bitwise reproducible for one seed on
-one machine, whatever the record times; they are *not* the weights engine's
-sample path (different draws), only its law.
+``data_seed``), chunked: chunk c covers steps [c S, (c+1) S) with S of :func:`chunk_steps`
+and is drawn from descendants of the streams' seeds (:func:`draw_chunk`;
+:func:`~tsdyn.dynamics.order_kernel.normals_offset` says which normals a step
+reads). Results are bitwise reproducible for one seed on one machine, whatever
+the record times, and a run is a prefix of any longer one; they are *not* the
+weights engine's sample path (different draws), only its law.
 
 Test set (``test_samples`` > 0). A fixed set of inputs cannot be represented
 by order parameters; instead, at every record time the half MSE is measured on
@@ -50,6 +49,9 @@ from tsdyn.trajectory import Trajectory, load_state
 CHUNK_NORMALS = 2**19
 #: Test fields scored at once (memory bound of the field-space test set).
 TEST_ROWS = 2**14
+#: Names the chain's random stream (what a step draws, chunking, compression period): cached
+#: results keyed by it are never reused across a change of any of them.
+STREAM_VERSION = f"order-seedseq-chunk{CHUNK_NORMALS}-periodK"
 
 
 def compression_period(M: int, K: int, N: int) -> int:
@@ -102,27 +104,26 @@ def coordinates(state: OrderParameters, period: int) -> tuple[np.ndarray, np.nda
     return LT, CT
 
 
-def _child(parent: np.random.SeedSequence, index: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(parent.entropy, spawn_key=parent.spawn_key + (index,)))
+def _child(parent: np.random.SeedSequence, *keys: int) -> np.random.Generator:
+    """``default_rng`` of the descendant ``keys`` of ``parent`` (``parent.spawn`` would give (c,))."""
+    return np.random.default_rng(np.random.SeedSequence(parent.entropy, spawn_key=parent.spawn_key + keys))
 
 
 def draw_chunk(streams: dict, chunk: int, n_steps: int, *, M: int, K: int, N: int, period: int,
                draw_noise: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normals, chi^2 (dof N - M - K - s % period) and label noise of ``n_steps`` steps of chunk ``chunk``.
+    """Normals, chi^2 (dof N - M - K - s % period) and label noise of the first ``n_steps`` steps of ``chunk``.
 
-    ``n_steps`` may be short of a whole chunk only for the last one; values do
-    not depend on it beyond the steps asked for (a chunk's draws are a prefix
-    of the full chunk's only for the normals; the chunk length is fixed by
-    :func:`chunk_steps`, so this never matters within a run).
+    Three sequences, each drawn step after step from its own seed (normals:
+    descendant (c,) of the ``inputs`` stream; chi^2: (c, 0) of it; noise: (c,)
+    of ``label_noise``), so a short last chunk holds exactly the first values
+    of the full one: a run is a prefix of any longer run from the same seeds.
     """
-    rng = _child(streams["inputs"], chunk)
     cycles = -(-n_steps // period)
-    normals = rng.standard_normal(cycles * cycle_normals(M, K, period))
-    chi2 = np.empty((cycles, period))
-    for j in range(period):                 # one scalar dof per class: numpy's fast path
-        chi2[:, j] = rng.chisquare(N - M - K - j, cycles)
+    normals = _child(streams["inputs"], chunk).standard_normal(cycles * cycle_normals(M, K, period))
+    dof = (N - M - K) - np.arange(n_steps) % period
+    chi2 = _child(streams["inputs"], chunk, 0).chisquare(dof)
     noise = _child(streams["label_noise"], chunk).standard_normal(n_steps) if draw_noise else np.zeros(n_steps)
-    return normals, chi2.reshape(-1)[:n_steps].copy(), noise
+    return normals, chi2, noise
 
 
 def _chunks(streams: dict, *, steps: int, per_chunk: int, timing: dict, **draw_kw):
@@ -221,7 +222,8 @@ def simulate_order(cfg: dict, record_steps: np.ndarray, start: OrderParameters |
     eg_t = eg_closed_form(Q_t, R_t, start.T, v_t, vstar)
     timing.update(train_s=train_s, wall_s=time.perf_counter() - tic, draw_threads=1, block_rows=per_chunk)
     info = _info(cfg, None, record_steps, timing)
-    info.update(engine="order", compression_period=period, start_given=cfg.get("start_given", False))
+    info.update(engine="order", compression_period=period, start_given=cfg.get("start_given", False),
+                stream_version=STREAM_VERSION)
     return Trajectory(times=cv.time_of_step(record_steps, N), eg=np.asarray(eg_t, dtype=float), Q=Q_t, R=R_t,
                       v=v_t, T=np.array(start.T), vstar=vstar, initial=start, test_mse=test_mse,
                       message=f"completed {steps} steps of the exact order-parameter chain (t = {steps / N:g})",
