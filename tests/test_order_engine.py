@@ -20,7 +20,7 @@ from tsdyn.checks import DivergenceError
 from tsdyn.dynamics.order_kernel import DIVERGENCE_BOUND, compress, gram_factor, normals_offset, order_step, order_steps
 from tsdyn.eg import eg
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.sgd_kernel import DIVERGENCE_BOUND as WEIGHTS_BOUND, apply_pending, sgd_steps
+from tsdyn.sgd_kernel import DIVERGENCE_BOUND as WEIGHTS_BOUND, sgd_steps
 from tsdyn.simulate import main, simulate
 
 # ---------------------------------------------------------------- per step
