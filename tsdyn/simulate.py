@@ -61,12 +61,12 @@ STREAMS = ("teacher", "student", "inputs", "label_noise", "test_inputs", "test_n
 STREAM_VERSION = f"seedseq-spawn6-chunk{CHUNK_BYTES}"  # CHUNK_BYTES of tsdyn.dynamics.streams
 
 
-def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DEFAULT_LR,
-             lr2: float | None = None, sigma: float = 0.0, vstar=cv.DEFAULT_VSTAR,
+def simulate(*, N: int = cv.DEFAULT_N, M: int | None = None, K: int | None = None, lr: float = cv.DEFAULT_LR,
+             lr2: float | None = None, sigma: float = 0.0, vstar=None,
              steps: int = cv.DEFAULT_TRAIN_STEPS, seed: int = 0, data_seed: int | None = None,
              init_scale: float = 1.0, times: Sequence[float] | np.ndarray | None = None, per_decade: int = 10,
              train_second_layer: bool = True, test_samples: int = 0, mask: np.ndarray | None = None,
-             progress: bool = False) -> Trajectory:
+             progress: bool = False, engine: str = "weights", start=None) -> Trajectory:
     """Train a student (K nodes) on a teacher (M nodes) by online SGD; record its order parameters.
 
     Pruning paper Sec. 2 (model) and Sec. 4 (setting); the update is that of
@@ -75,10 +75,10 @@ def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DE
     Parameters
     ----------
     N : input dimension, >= 1.
-    M, K : teacher and student hidden nodes, 1 <= M <= K.
+    M, K : teacher and student hidden nodes, 1 <= M <= K; default 2 and 6, or those of ``start``.
     lr, lr2 : learning rates eta > 0 and eta_v >= 0 (lr2 defaults to lr; 0 keeps v fixed).
     sigma : std of the label noise, >= 0.
-    vstar : teacher second layer, scalar or length M.
+    vstar : teacher second layer, scalar or length M; default 4, or that of ``start``.
     steps : number of SGD steps (= training samples), >= 0; the run ends at t = steps / N.
     seed : seed of ``numpy.random.SeedSequence`` (see the module docstring for the streams).
     data_seed : seed of the training inputs and label noise only, >= 0; default ``seed``.
@@ -97,6 +97,16 @@ def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DE
     mask : optional (K, N) boolean first-layer mask (pruning at initialisation):
         w is multiplied by it at initialisation and masked entries stay exactly 0.
     progress : show a tqdm progress bar.
+    engine : ``"weights"`` (default) trains the weights; ``"order"`` runs the exact
+        Markov chain on (Q, R, v) at a cost independent of N
+        (:mod:`tsdyn.dynamics.order_engine`, ``theory/order_engine.md``): same law
+        of the recorded trajectory, other random draws, ``w = wstar = None``;
+        needs N > K + M, refuses ``mask``, and measures ``test_samples`` on fresh
+        fields at every record time instead of a fixed input set.
+    start : ``engine="order"`` only: start from these order parameters instead of
+        the networks of ``seed``: an ``OrderParameters``, a ``Trajectory`` (its final
+        state) or the path of an ``.npz`` with keys Q, R, T, v, vstar. M, K and
+        vstar are then the start's (passing others is an error); ``init_scale`` is unused.
 
     Returns
     -------
@@ -114,12 +124,40 @@ def simulate(*, N: int = cv.DEFAULT_N, M: int = 2, K: int = 6, lr: float = cv.DE
         is NaN, or the weights become non-finite; ``.step`` / ``.time`` say when:
         step s means the state after s updates (time t = s / N) is the first bad one.
     """
+    if engine not in ("weights", "order"):
+        raise ValueError(f"engine must be 'weights' or 'order', got {engine!r}")
+    if engine == "order":
+        from tsdyn.dynamics.order_engine import as_start, simulate_order
+
+        if mask is not None:
+            raise ValueError("mask is not supported by engine='order': pruned weights are no function of "
+                             "the order parameters; use engine='weights'")
+        start = None if start is None else as_start(start)
+        if start is not None:
+            M, K, vstar = _from_start(start, M=M, K=K, vstar=vstar)
+    elif start is not None:
+        raise ValueError("start= needs engine='order' (the weights engine starts from the networks of seed)")
+    M, K, vstar = 2 if M is None else M, 6 if K is None else K, cv.DEFAULT_VSTAR if vstar is None else vstar
     cfg = _validated_config(N=N, M=M, K=K, lr=lr, lr2=lr2, sigma=sigma, vstar=vstar, steps=steps,
                             seed=seed, data_seed=data_seed, init_scale=init_scale, per_decade=per_decade,
                             train_second_layer=train_second_layer, test_samples=test_samples)
-    mask = _validated_mask(mask, K=cfg["K"], N=cfg["N"])
     record_steps = _record_steps(times, steps=cfg["steps"], N=cfg["N"], per_decade=cfg["per_decade"])
+    if engine == "order":
+        cfg["start_given"] = start is not None
+        return simulate_order(cfg, record_steps, start, progress=progress)
+    mask = _validated_mask(mask, K=cfg["K"], N=cfg["N"])
     return _run(cfg, record_steps, mask, progress=progress)
+
+
+def _from_start(start: OrderParameters, *, M, K, vstar):
+    """M, K, vstar of ``start``; an explicitly passed value must agree with it."""
+    for name, given, own in (("M", M, start.M), ("K", K, start.K)):
+        if given is not None and given != own:
+            raise ValueError(f"{name} = {given!r} differs from the start's {name} = {own} (start= fixes M and K)")
+    if vstar is not None and not np.array_equal(np.broadcast_to(np.asarray(vstar, dtype=float), (start.M,)),
+                                                start.vstar):
+        raise ValueError(f"vstar = {vstar!r} differs from the start's vstar = {start.vstar.tolist()}")
+    return start.M, start.K, start.vstar
 
 
 # ------------------------------------------------------------------ validation
@@ -373,13 +411,14 @@ def _parser() -> argparse.ArgumentParser:
                     "(t, eg[, test_mse]), PREFIX.npz (order parameters, weights) and PREFIX.png (eg(t)).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--N", type=int, default=cv.DEFAULT_N, help="input dimension")
-    p.add_argument("--M", type=int, default=2, help="teacher hidden nodes")
-    p.add_argument("--K", type=int, default=6, help="student hidden nodes (K >= M)")
+    p.add_argument("--M", type=int, default=None, help="teacher hidden nodes (default 2, or the start's)")
+    p.add_argument("--K", type=int, default=None, help="student hidden nodes, K >= M (default 6, or the start's)")
     p.add_argument("--lr", type=float, default=cv.DEFAULT_LR, help="learning rate eta (first layer: eta/sqrt N)")
     p.add_argument("--lr2", type=float, default=None, help="second-layer rate eta_v (per step eta_v/N); default: lr")
     p.add_argument("--sigma", type=float, default=0.0, help="std of the label noise")
-    p.add_argument("--vstar", type=float, nargs="+", default=[cv.DEFAULT_VSTAR],
-                   help="teacher second layer: one value for all M nodes, or M values")
+    p.add_argument("--vstar", type=float, nargs="+", default=None,
+                   help=f"teacher second layer: one value for all M nodes, or M values (default {cv.DEFAULT_VSTAR:g}, "
+                        "or the start's)")
     p.add_argument("--steps", type=int, default=cv.DEFAULT_TRAIN_STEPS, help="SGD steps (training samples)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--data-seed", type=int, default=None,
@@ -390,6 +429,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--freeze-second-layer", action="store_true", help="keep v at its initial value")
     p.add_argument("--test-samples", type=int, default=0,
                    help="test inputs for the noisy-label test 1/2 MSE (0: not measured; the paper uses 80000)")
+    p.add_argument("--engine", choices=("weights", "order"), default="weights",
+                   help="'weights': train the weights; 'order': the exact order-parameter chain (cost independent "
+                        "of N, same law; the .npz then has no w, wstar)")
+    p.add_argument("--start", default=None,
+                   help="--engine order: .npz with keys Q, R, T, v, vstar to start from (e.g. a previous PREFIX.npz: "
+                        "its final state)")
     p.add_argument("--out", default="simulation", help="output prefix of the .csv, .npz and .png files")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -419,14 +464,14 @@ def plot_eg(traj: Trajectory, path: str | Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    vstar = args.vstar[0] if len(args.vstar) == 1 else np.array(args.vstar)
+    vstar = None if args.vstar is None else args.vstar[0] if len(args.vstar) == 1 else np.array(args.vstar)
     try:
         # Before the run: a result that cannot be written is a result lost.
         outputs = [check_writable("--out", f"{args.out}.{suffix}") for suffix in ("csv", "npz", "png")]
         traj = simulate(N=args.N, M=args.M, K=args.K, lr=args.lr, lr2=args.lr2, sigma=args.sigma, vstar=vstar,
                         steps=args.steps, seed=args.seed, data_seed=args.data_seed, init_scale=args.init_scale, per_decade=args.per_decade,
                         train_second_layer=not args.freeze_second_layer, test_samples=args.test_samples,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, engine=args.engine, start=args.start)
     except (ValueError, DivergenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
