@@ -42,6 +42,20 @@ class Case:
 FIG2A = 'M = 2\nK = 3\nN = 20\nlr = 0.5\nvstar = 4.0\nsteps = 200\nsigmas = [0.0]\nseeds = [0]\n'
 
 
+# Complete, valid TOMLs of the targets whose cases below break one key each.
+PATHKERNEL = ('sigmas = [0.0]\nseeds = [0]\nlayers = ["both"]\nscores = ["magnitude"]\nscore_samples = 10\n'
+              'edge_masks = 1\ndpp_max_subsets = 10\n[students.K6]\nM = 2\nK = 6\nN = 20\nlr = 0.5\nvstar = 4.0\n'
+              'steps = 100\nkn = [1]\n')
+PRUNE_AT_INIT = ('M = 2\nN = 20\nlr = 0.5\nvstar = 4.0\nsigma = 0.0\nt_final = 1\nK = [3]\nbudgets = ["1/3"]\n'
+                 'layers = ["both"]\nseeds = [0]\npruners = ["snip"]\nscore_samples = 10\niterative_rounds = 1\n'
+                 'speed_times = [1]\nntk_samples = 5\n')
+ODE_CONVERGENCE = ('M = 2\nK = 6\nlr = 0.5\nvstar = 4.0\nstart_N = 500\nstarts = [0]\nsigmas = [0.0]\n'
+                   'Ns = [500, 2000]\nreplicas = 2\nt_final = 10.0\nslope_range = [-0.7, -0.3]\nfinal_N = 128000\n'
+                   'final_median = 0.03\nfinal_max = 0.08\nexit_sigmas = [0.0]\nexit_Ns = [500, 2000]\n'
+                   'exit_starts = 2\nexit_t_final = 20.0\nexit_per_decade = 10\nexit_fraction = 0.5\n'
+                   'exit_tolerance = 0.2\n')
+
+
 def toml_case(id, text, culprit, target="fig2a"):
     return Case(f"toml-{id}", "sweep", (target, "--sims", "{sims}", "--out", "{out}", "--serial", "--no-progress",
                                         "--no-cache"), (culprit,) if isinstance(culprit, str) else culprit,
@@ -103,21 +117,20 @@ TOML = [
     toml_case("theorems-M-max", 'settings = ["fig2a"]\nZ_min = 4\nZ_max = 5\nc_values = 5\nM_max = 0\n',
               "M_max", target="theorems"),
     toml_case("ode-vs-sim-replicas", fig2a("replicas = 0\n"), "replicas", target="ode_vs_sim"),
-    toml_case("pathkernel-score", 'sigmas = [0.0]\nseeds = [0]\nscores = ["magnitud"]\nscore_samples = 10\n'
-              'edge_masks = 1\ndpp_max_subsets = 10\n[students.K6]\nsetting = "fig2a"\nkn = [1]\n',
-              "scores", target="pathkernel"),
-    toml_case("pathkernel-kn", 'sigmas = [0.0]\nseeds = [0]\nscores = ["magnitude"]\nscore_samples = 10\n'
-              'edge_masks = 1\ndpp_max_subsets = 10\n[students.K6]\nsetting = "fig2a"\nkn = [0]\n',
-              "kn", target="pathkernel"),
-    toml_case("pathkernel-typo", 'sigmas = [0.0]\nseeds = [0]\nscores = ["magnitude"]\nscore_samples = 10\n'
-              'edge_masks = 1\ndpp_max_subsets = 10\n[students.K6]\nsettin = "fig2a"\nkn = [1]\n',
-              "settin", target="pathkernel"),
-    toml_case("prune-at-init-t-early", 'M = 2\nK = 3\nN = 20\nlr = 0.5\nvstar = 4.0\nsigma = 0.0\nt_final = 1\n'
-              't_early = 5\nseeds = [0]\nkn = [1]\npruners = ["snip"]\nscore_samples = 10\niterative_rounds = 1\n',
-              "t_early", target="prune_at_init"),
-    toml_case("prune-at-init-pruner", 'M = 2\nK = 3\nN = 20\nlr = 0.5\nvstar = 4.0\nsigma = 0.0\nt_final = 1\n'
-              't_early = 1\nseeds = [0]\nkn = [1]\npruners = ["snipp"]\nscore_samples = 10\niterative_rounds = 1\n',
-              "pruners", target="prune_at_init"),
+    toml_case("pathkernel-score", PATHKERNEL.replace('"magnitude"', '"magnitud"'), "scores", target="pathkernel"),
+    toml_case("pathkernel-kn", PATHKERNEL.replace("kn = [1]", "kn = [0]"), "kn", target="pathkernel"),
+    toml_case("pathkernel-kn-beyond-K", PATHKERNEL.replace("kn = [1]", "kn = [7]"), "kn", target="pathkernel"),
+    toml_case("pathkernel-typo", PATHKERNEL.replace("steps = 100", "stepz = 100"), "stepz", target="pathkernel"),
+    toml_case("pathkernel-layers", PATHKERNEL.replace('layers = ["both"]', 'layers = ["second"]'), "layers",
+              target="pathkernel"),
+    toml_case("prune-at-init-speed-times", PRUNE_AT_INIT.replace("speed_times = [1]", "speed_times = [5]"),
+              "speed_times", target="prune_at_init"),
+    toml_case("prune-at-init-pruner", PRUNE_AT_INIT.replace('"snip"', '"snipp"'), "pruners", target="prune_at_init"),
+    toml_case("prune-at-init-budget", PRUNE_AT_INIT.replace('"1/3"', '"4/3"'), "budgets", target="prune_at_init"),
+    toml_case("ode-convergence-small-N", ODE_CONVERGENCE.replace("Ns = [500, 2000]", "Ns = [8, 2000]"), "Ns",
+              target="ode_convergence"),
+    toml_case("ode-convergence-fraction", ODE_CONVERGENCE.replace("exit_fraction = 0.5", "exit_fraction = 1.5"),
+              "exit_fraction", target="ode_convergence"),
 ]
 
 
