@@ -53,5 +53,5 @@ def test_training_job_is_complete_and_timed(trained_run):
     np.testing.assert_allclose(final.Q, traj.Q[-1], rtol=1e-10, atol=1e-12)  # the history ends at the weights
     student = TrainedStudent.from_trajectory(traj, sigma=0.3, seed=1)
     assert student.params.K == 4 and (student.sigma, student.seed) == (0.3, 1)
-    with pytest.raises(ValueError, match="stream must be the simulator's input stream"):
+    with pytest.raises(ValueError, match="stream must be the weights engine's random stream"):
         train(**{**job.params, "stream": "another"})

@@ -25,10 +25,10 @@ def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps:
     drawn at input dimension ``start_N``, then runs at ``N``: one start held
     fixed in order-parameter space while N grows (theory/ode_vs_simulation.md, Sec. 4).
     """
-    from tsdyn.simulate import STREAM_VERSION, simulate
+    from tsdyn.simulate import simulate
 
-    if stream != STREAM_VERSION:
-        raise ValueError(f"stream must be the simulator's input stream {STREAM_VERSION!r}, got {stream!r}")
+    if stream != stream_version(engine):
+        raise ValueError(f"stream must be the {engine} engine's random stream {stream_version(engine)!r}, got {stream!r}")
     start = None
     if start_N is not None:
         start = simulate(N=start_N, M=M, K=K, vstar=vstar, steps=0, seed=seed, init_scale=init_scale).initial
@@ -36,6 +36,15 @@ def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps:
                     data_seed=data_seed, init_scale=init_scale, per_decade=per_decade,
                     train_second_layer=train_second_layer, test_samples=test_samples, engine=engine, start=start)
     return traj.to_arrays()
+
+
+def stream_version(engine: str) -> str:
+    """The name of an engine's random stream: part of every cached run's key, so a new stream never reuses old runs."""
+    if engine == "order":
+        from tsdyn.dynamics.order_engine import STREAM_VERSION
+    else:
+        from tsdyn.simulate import STREAM_VERSION
+    return STREAM_VERSION
 
 
 def training_jobs(cfg: dict) -> list[Job]:
@@ -50,18 +59,16 @@ def sgd_cost(*, steps: int, N: int, K: int) -> float:
 
 def training_job(cfg: dict, sigma: float, seed: int, data_seed: int | None = None) -> Job:
     """The one place a training job is built from a target's configuration (its parameters are its cache key)."""
-    from tsdyn.simulate import STREAM_VERSION
-
+    engine = cfg.get("engine", "weights")
     params = dict(N=int(cfg["N"]), M=int(cfg["M"]), K=int(cfg["K"]), lr=float(cfg["lr"]),
                   lr2=float(cfg.get("lr2", cfg["lr"])), vstar=float(cfg["vstar"]), steps=int(cfg["steps"]),
                   init_scale=float(cfg.get("init_scale", 1.0)), per_decade=int(cfg.get("per_decade", 10)),
                   train_second_layer=bool(cfg.get("train_second_layer", True)),
-                  test_samples=int(cfg.get("train_test_samples", 0)), stream=STREAM_VERSION,
+                  test_samples=int(cfg.get("train_test_samples", 0)), stream=stream_version(engine),
                   sigma=float(sigma), seed=int(seed))
     # Options at their defaults are left out of the parameters, so the keys of earlier runs do not move.
     if data_seed is not None and int(data_seed) != int(seed):
         params["data_seed"] = int(data_seed)
-    engine = cfg.get("engine", "weights")
     if engine != "weights":
         params["engine"] = engine
     if cfg.get("start_N") is not None:
