@@ -218,6 +218,7 @@ class OdeConvergence(Strict):
     exit_per_decade: PosInt
     exit_fraction: Annotated[Real, Field(gt=0, lt=1)]
     exit_tolerance: PosReal
+    label: StrictStr | None = None
 
     @model_validator(mode="after")
     def _cross(self):

@@ -55,6 +55,7 @@ def jobs(cfg: dict, *, quick: bool = False) -> list[Job]:
 
 def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     out = Path(out)
+    label = cfg.get("label", "")            # the full study writes beside the default one: *_full.*
     rows, curves = convergence_rows(cfg, results)
     criterion = ConvergenceCriterion(tuple(cfg["slope_range"]), cfg["final_median"], cfg["final_max"], cfg["final_N"])
     summary = [dict(start=start, sigma=sigma, **criterion.judge(
@@ -62,12 +63,12 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
         [r["worst"] for r in rows if r["start"] == start and r["sigma"] == sigma]))
         for start in cfg["starts"] for sigma in cfg["sigmas"]]
     exits, exit_rows = exit_study(cfg, results)
-    paths = [write_rows(rows, out / "ode_convergence.csv"), write_rows(summary, out / "ode_convergence_summary.csv"),
-             write_rows(curves, out / "ode_convergence_curves.csv"), write_rows(exit_rows, out / "plateau_exit.csv"),
-             write_rows(_flat_exits(exits), out / "plateau_exit_summary.csv")]
-    paths += plot_convergence(cfg, rows, curves, out / "ode_convergence")
-    paths += plot_exit(cfg, exit_rows, exits, out / "plateau_exit")
-    path = out / "ode_convergence.md"
+    tables = {"ode_convergence": rows, "ode_convergence_summary": summary, "ode_convergence_curves": curves,
+              "plateau_exit": exit_rows, "plateau_exit_summary": _flat_exits(exits)}
+    paths = [write_rows(table, out / f"{name}{label}.csv") for name, table in tables.items()]
+    paths += plot_convergence(cfg, rows, curves, out / f"ode_convergence{label}")
+    paths += plot_exit(cfg, exit_rows, exits, out / f"plateau_exit{label}")
+    path = out / f"ode_convergence{label}.md"
     with atomic_open(path, "w") as fh:
         fh.write(verdicts(cfg, criterion, summary, exits))
     return paths + [path]
