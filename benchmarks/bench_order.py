@@ -24,7 +24,8 @@ import numpy as np
 
 from tsdyn.dynamics import order_engine as oe
 from tsdyn.dynamics.order_kernel import compress, order_steps
-from tsdyn.simulate import _streams, simulate
+from tsdyn.dynamics.run import random_streams as _streams
+from tsdyn.simulate import simulate
 
 CONFIGS = ((2, 6), (5, 20))
 STEPS = 800_000

@@ -300,7 +300,7 @@ def test_refused_options_name_themselves():
         simulate(N=5, M=2, K=3, steps=10, engine="order")
     with pytest.raises(ValueError, match=r"N must be an integer >= K \+ M \+ 1"):
         simulate(N=5, steps=10, engine="order", start=start)
-    with pytest.raises(ValueError, match="start= needs engine='order'"):
+    with pytest.raises(ValueError, match="order parameters need engine='order'"):
         simulate(**SMALL, start=start)
     with pytest.raises(ValueError, match="K = 4 differs"):
         simulate(N=60, K=4, steps=10, engine="order", start=start)

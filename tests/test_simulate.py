@@ -117,40 +117,39 @@ def test_data_seed_keeps_the_start_and_changes_only_the_data():
     np.testing.assert_array_equal(replica.wstar, default.wstar)
     assert np.all(replica.eg[1:] != default.eg[1:])                   # ... other SGD noise
     assert replica.info["data_seed"] == 9 and default.info["data_seed"] == 5
-    import tsdyn.simulate as sim
+    from tsdyn.dynamics.run import STREAMS, random_streams
 
     def key(seq):
         return seq.entropy, seq.spawn_key
 
-    mixed, own, other = sim._streams(5, 9), sim._streams(5, 5), sim._streams(9, 9)
-    for name in sim.STREAMS:                           # the data of seed 9, everything else of seed 5
+    mixed, own, other = random_streams(5, 9), random_streams(5, 5), random_streams(9, 9)
+    for name in STREAMS:                           # the data of seed 9, everything else of seed 5
         source = other if name in ("inputs", "label_noise") else own
         assert key(mixed[name]) == key(source[name]), name
 
 
 def test_results_do_not_depend_on_blocking_threads_or_record_times(monkeypatch):
-    import tsdyn.simulate as sim
-
     import tsdyn.dynamics.streams
+    import tsdyn.dynamics.weights_engine as engine
+    from tsdyn.dynamics.run import RunSettings
 
     monkeypatch.setattr(tsdyn.dynamics.streams, "CHUNK_BYTES", 8 * 100 * 64)  # 64-row chunks: many block boundaries
     kw = dict(N=100, M=2, K=5, steps=1000, seed=1, sigma=0.3)
     reference = simulate(times=[0.0, 10.0], **kw)
-    monkeypatch.setattr(sim, "MAX_DRAW_THREADS", 1)
-    cfg = sim._validated_config(lr=0.5, lr2=None, vstar=4.0, init_scale=1.0, data_seed=None, per_decade=10,
-                                train_second_layer=True, test_samples=0, **kw)
-    dense = sim._run(cfg, np.array([0, 1, 63, 64, 65, 500, 999, 1000]), None, progress=False, chunks_per_block=3)
+    monkeypatch.setattr(engine, "MAX_DRAW_THREADS", 1)
+    settings = RunSettings.validated(**kw)
+    dense = engine.run_weights(settings, np.array([0, 1, 63, 64, 65, 500, 999, 1000]), chunks_per_block=3)
     np.testing.assert_array_equal(dense.w, reference.w)
     np.testing.assert_array_equal(dense.v[-1], reference.v[-1])
     np.testing.assert_array_equal(dense.Q[-1], reference.Q[-1])
 
 
 def test_test_mse_is_independent_of_how_record_times_are_grouped(monkeypatch):
-    import tsdyn.simulate as sim
+    import tsdyn.dynamics.weights_engine as engine
 
     kw = dict(N=50, M=2, K=3, steps=500, seed=4, sigma=0.25, test_samples=700)
     together = simulate(**kw)
-    monkeypatch.setattr(sim, "SNAPSHOT_BYTES", 1)               # evaluate each record time on its own
+    monkeypatch.setattr(engine, "SNAPSHOT_BYTES", 1)               # evaluate each record time on its own
     one_by_one = simulate(**kw)
     np.testing.assert_allclose(one_by_one.test_mse, together.test_mse, rtol=1e-12)
 
@@ -283,3 +282,26 @@ def test_lr2_zero_keeps_v_fixed_like_a_frozen_second_layer():
     frozen = simulate(N=40, M=2, K=3, steps=500, seed=4, train_second_layer=False)
     np.testing.assert_array_equal(zero.v, frozen.v)
     np.testing.assert_array_equal(zero.w, frozen.w)
+
+
+def test_weights_engine_starts_from_given_networks():
+    """start=Networks(...) of seed 3's own initial weights is seed 3's run, bit for bit; a mask holds its zeros."""
+    from tsdyn.dynamics.run import RunSettings, initial_networks, random_streams
+    from tsdyn.simulate import Networks
+
+    kw = dict(N=60, M=2, K=3, steps=600, seed=3, sigma=0.2)
+    w, v, wstar = initial_networks(RunSettings.validated(**kw), random_streams(3, 3))
+    own = simulate(**kw)
+    given = simulate(**kw, start=Networks(w, v, wstar, np.full(2, 4.0)))
+    np.testing.assert_array_equal(given.w, own.w)
+    np.testing.assert_array_equal(given.Q, own.Q)
+    assert given.info["start_given"] and not own.info["start_given"]
+    again = simulate(steps=300, seed=8, start=own)                  # a weights run's final state; N, M, K its own
+    assert again.w.shape == own.w.shape and again.K == 3
+    np.testing.assert_array_equal(again.initial.Q, own.Q[-1])
+    mask = np.ones((3, 60), dtype=bool)
+    mask[1, ::2] = False
+    pruned = simulate(**kw, start=Networks(w, v, wstar, np.full(2, 4.0)), mask=mask)
+    assert np.all(pruned.w[~mask] == 0) and np.all(pruned.w[mask] != 0)
+    with pytest.raises(ValueError, match="N = 61 differs from the start's N = 60"):
+        simulate(N=61, steps=10, start=own)

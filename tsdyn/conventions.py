@@ -25,11 +25,15 @@ GPRIME_PREFACTOR = math.sqrt(2.0 / math.pi)
 
 # The paper's setting (pruning paper, Sec. 4; NOTES.md).
 DEFAULT_N = 500
+DEFAULT_M = 2
+DEFAULT_K = 6
 DEFAULT_LR = 0.5
 DEFAULT_VSTAR = 4.0
 DEFAULT_TRAIN_STEPS = 800_000
 DEFAULT_TEST_SAMPLES = 80_000
 DEFAULT_NOISY_SIGMA = 0.25
+#: Record times per decade of t on the default log-spaced grid (simulations and ODE alike).
+DEFAULT_PER_DECADE = 10
 
 
 def g(x: np.ndarray | float) -> np.ndarray | float:

@@ -29,10 +29,11 @@ import numpy as np
 
 from tsdyn.atomic import atomic_open
 from tsdyn.checks import check_int, check_real
+from tsdyn.conventions import DEFAULT_PER_DECADE
 from tsdyn.order_parameters import OrderParameters
 
 
-def record_grid(tmax: float, *, per_decade: int = 10, tmin: float = 0.01, N: int | None = None) -> np.ndarray:
+def record_grid(tmax: float, *, per_decade: int = DEFAULT_PER_DECADE, tmin: float = 0.01, N: int | None = None) -> np.ndarray:
     """Record times: t = 0, a log-spaced grid from ``tmin`` and ``tmax`` itself.
 
     With ``N`` given, every time is rounded to a whole number of SGD steps

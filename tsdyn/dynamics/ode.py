@@ -31,7 +31,6 @@ import sys
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
@@ -39,7 +38,7 @@ from tqdm import tqdm
 
 from tsdyn.checks import check_bool, check_choice, check_int, check_real, check_times, check_tolerance, check_writable
 from tsdyn.atomic import replaced_together
-from tsdyn.conventions import DEFAULT_LR, DEFAULT_N, DEFAULT_TRAIN_STEPS, time_of_step
+from tsdyn.conventions import DEFAULT_LR, DEFAULT_N, DEFAULT_PER_DECADE, DEFAULT_TRAIN_STEPS, time_of_step
 from tsdyn.eg import eg
 from tsdyn.dynamics.ode_rhs import OdeRhs, covariance_is_psd, pack, unpack
 from tsdyn.order_parameters import PSD_TOL, OrderParameters
@@ -120,7 +119,8 @@ def domain_problem(y: np.ndarray, params: OrderParameters) -> str | None:
 
 
 def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma: float = 0.0,
-              tmax: float | None = None, times=None, per_decade: int = 10, train_second_layer: bool = True,
+              tmax: float | None = None, times=None, per_decade: int = DEFAULT_PER_DECADE,
+              train_second_layer: bool = True,
               method: str = DEFAULT_METHOD, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
               euler_dt: float | None = None, progress: bool = False) -> Trajectory:
     """Integrate the order-parameter ODEs of Goldt et al. 2019 (see :mod:`tsdyn.dynamics.ode_rhs`) from ``start``.
@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tmax", type=float, default=None,
                    help=f"final time t = steps/N with log-spaced record times (default: the record times in "
                         f"--init if it has them, else {DEFAULT_TMAX:g})")
-    p.add_argument("--per-decade", type=int, default=10,
+    p.add_argument("--per-decade", type=int, default=DEFAULT_PER_DECADE,
                    help="record times per decade of t with --tmax (default %(default)d)")
     p.add_argument("--times", default=None, metavar="T1,T2,...",
                    help="explicit record times, comma separated, instead of --tmax; written exactly as given")

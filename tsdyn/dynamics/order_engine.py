@@ -41,6 +41,7 @@ from tqdm import tqdm
 from tsdyn import conventions as cv
 from tsdyn.checks import check_int
 from tsdyn.dynamics.order_kernel import FINITE, cycle_normals, gram_factor, order_steps
+from tsdyn.dynamics.run import RunSettings, initial_networks, raise_divergence, random_streams, run_info
 from tsdyn.eg import eg as eg_closed_form
 from tsdyn.order_parameters import OrderParameters
 from tsdyn.trajectory import Trajectory, load_state
@@ -156,23 +157,23 @@ def _field_test_mse(rng_in, rng_noise, n, LT, CT, v, vstar, sigma) -> float:
     return 0.5 * total / n
 
 
-def simulate_order(cfg: dict, record_steps: np.ndarray, start: OrderParameters | None, *,
+def simulate_order(s: RunSettings, record_steps: np.ndarray, start: OrderParameters | None, *,
                    progress: bool = False) -> Trajectory:
-    """Run the exact order-parameter chain for a validated configuration (called by ``simulate``).
+    """Run the exact order-parameter chain for validated settings (called by :func:`tsdyn.simulate.simulate`).
 
-    ``cfg`` is :func:`tsdyn.simulate._validated_config`'s output (with M, K,
-    vstar those of ``start`` when given). Returns a Trajectory with
+    With ``start`` None the chain starts from the networks the weights engine
+    draws for ``s.seed`` (exactly its initial Q, R, T, v); else from ``start``
+    (whose M, K and vstar ``s`` then has). Returns a Trajectory with
     ``w = wstar = None``; ``info["engine"] = "order"``.
     """
-    from tsdyn.simulate import _info, _initial_networks, _raise_divergence, _streams
-
     tic = time.perf_counter()
-    N, M, K, steps, sigma = cfg["N"], cfg["M"], cfg["K"], cfg["steps"], cfg["sigma"]
+    N, M, K, steps, sigma = s.N, s.M, s.K, s.steps, s.sigma
     check_int("N", N, low=K + M + 1, low_name="K + M + 1 (engine='order')")
-    streams = _streams(cfg["seed"], cfg["data_seed"])
+    streams = random_streams(s.seed, s.data_seed)
+    start_given = start is not None
     if start is None:
-        w, v0, wstar = _initial_networks(cfg, streams, None)
-        start = OrderParameters.from_weights(w, v0, wstar, cfg["vstar"].copy())
+        w, v0, wstar = initial_networks(s, streams)
+        start = OrderParameters.from_weights(w, v0, wstar, s.vstar.copy())
         del w, wstar
     vstar = np.array(start.vstar)
     period = compression_period(M, K, N)
@@ -180,8 +181,8 @@ def simulate_order(cfg: dict, record_steps: np.ndarray, start: OrderParameters |
     v = np.array(start.v)
     n_rec = len(record_steps)
     Q_t, R_t, v_t = np.empty((n_rec, K, K)), np.empty((n_rec, K, M)), np.empty((n_rec, K))
-    test_mse = np.empty(n_rec) if cfg["test_samples"] else None
-    rate_w, rate_v = cfg["lr"] / N, cv.second_layer_rate(cfg["lr2"], N)   # coordinates are w / sqrt(N)
+    test_mse = np.empty(n_rec) if s.test_samples else None
+    rate_w, rate_v = s.lr / N, cv.second_layer_rate(s.lr2, N)   # coordinates are w / sqrt(N)
 
     def record(i: int, step: int) -> None:
         if i == 0:                           # the exact start, not its refactorised copy
@@ -190,10 +191,10 @@ def simulate_order(cfg: dict, record_steps: np.ndarray, start: OrderParameters |
             Q_t[i], R_t[i] = CT.T @ CT, CT[:M].T @ LT.T
         v_t[i] = v
         if not (np.all(np.isfinite(Q_t[i])) and np.all(np.isfinite(v))):
-            _raise_divergence(step, N, cfg, what="the order parameters became non-finite")
+            raise_divergence(step, s, what="the order parameters became non-finite")
         if test_mse is not None:
             test_mse[i] = _field_test_mse(_child(streams["test_inputs"], i), _child(streams["test_noise"], i),
-                                          cfg["test_samples"], LT, CT, v, vstar, sigma)
+                                          s.test_samples, LT, CT, v, vstar, sigma)
 
     timing = {"input_wait_s": 0.0, "kernel_s": 0.0}
     record(0, 0)
@@ -208,11 +209,11 @@ def simulate_order(cfg: dict, record_steps: np.ndarray, start: OrderParameters |
                 stop = min(end, int(record_steps[nxt]))
                 k_tic = time.perf_counter()
                 bad = order_steps(CT, LT, v, vstar, normals, chi2, noise, pos - first, stop - first, period,
-                                  rate_w, rate_v, sigma, cfg["train_second_layer"])
+                                  rate_w, rate_v, sigma, s.train_second_layer)
                 timing["kernel_s"] += time.perf_counter() - k_tic
                 if bad != FINITE:
                     chunks.close()
-                    _raise_divergence(first + bad, N, cfg)
+                    raise_divergence(first + bad, s)
                 pos = stop
                 if pos == record_steps[nxt]:
                     record(nxt, pos)
@@ -221,9 +222,8 @@ def simulate_order(cfg: dict, record_steps: np.ndarray, start: OrderParameters |
     train_s = time.perf_counter() - tic
     eg_t = eg_closed_form(Q_t, R_t, start.T, v_t, vstar)
     timing.update(train_s=train_s, wall_s=time.perf_counter() - tic, draw_threads=1, block_rows=per_chunk)
-    info = _info(cfg, None, record_steps, timing)
-    info.update(engine="order", compression_period=period, start_given=cfg.get("start_given", False),
-                stream_version=STREAM_VERSION)
+    info = run_info(s, record_steps, timing, engine="order", start_given=start_given, mask_kept_fraction=None,
+                    compression_period=period, stream_version=STREAM_VERSION)
     return Trajectory(times=cv.time_of_step(record_steps, N), eg=np.asarray(eg_t, dtype=float), Q=Q_t, R=R_t,
                       v=v_t, T=np.array(start.T), vstar=vstar, initial=start, test_mse=test_mse,
                       message=f"completed {steps} steps of the exact order-parameter chain (t = {steps / N:g})",

@@ -176,9 +176,9 @@ def memory_needed(jobs: list[Job], workers: int) -> int:
     """Rough peak bytes of a sweep: ``workers`` of its largest runs at once, plus every run's weights held.
 
     A job counts if it trains a network (parameters N and K); the estimate is
-    :func:`tsdyn.simulate.memory_needed` per run.
+    :func:`tsdyn.dynamics.weights_engine.memory_needed` per run.
     """
-    from tsdyn.simulate import memory_needed as run_bytes
+    from tsdyn.dynamics.weights_engine import memory_needed as run_bytes
 
     sizes = [(int(job.params["N"]), int(job.params["K"]), int(job.params.get("M", 1)))
              for job in jobs if {"N", "K"} <= set(job.params)]

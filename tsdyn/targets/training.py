@@ -11,6 +11,7 @@ flat dict of arrays); :mod:`tsdyn.targets.students` decodes it, the only reader.
 """
 from __future__ import annotations
 
+from tsdyn import conventions as cv
 from tsdyn.sweep.job import Job
 
 
@@ -62,7 +63,7 @@ def training_job(cfg: dict, sigma: float, seed: int, data_seed: int | None = Non
     engine = cfg.get("engine", "weights")
     params = dict(N=int(cfg["N"]), M=int(cfg["M"]), K=int(cfg["K"]), lr=float(cfg["lr"]),
                   lr2=float(cfg.get("lr2", cfg["lr"])), vstar=float(cfg["vstar"]), steps=int(cfg["steps"]),
-                  init_scale=float(cfg.get("init_scale", 1.0)), per_decade=int(cfg.get("per_decade", 10)),
+                  init_scale=float(cfg.get("init_scale", 1.0)), per_decade=int(cfg.get("per_decade", cv.DEFAULT_PER_DECADE)),
                   train_second_layer=bool(cfg.get("train_second_layer", True)),
                   test_samples=int(cfg.get("train_test_samples", 0)), stream=stream_version(engine),
                   sigma=float(sigma), seed=int(seed))
