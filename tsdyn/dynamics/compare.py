@@ -15,7 +15,7 @@ import numpy as np
 from tsdyn.dynamics.ode import integrate
 from tsdyn.trajectory import Trajectory
 
-#: Agreement asked of simulation and ODE (issue #3): |sim / ODE - 1| <= TOLERANCE.
+#: Agreement asked of a single N = 500 run before the first plateau exit: |sim / ODE - 1| <= TOLERANCE.
 TOLERANCE = 0.2
 #: Largest spread max/min of replicas that one curve can cover within +-TOLERANCE.
 COVERABLE_SPREAD = (1 + TOLERANCE) / (1 - TOLERANCE)

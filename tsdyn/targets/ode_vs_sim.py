@@ -103,24 +103,32 @@ def verdicts(cfg: dict, table: list[dict], ensemble: list[dict], replicas: list[
              f"M = {cfg['M']}, K = {cfg['K']}, N = {cfg['N']}, eta = {cfg['lr']:g}, v* = {cfg['vstar']:g}; "
              "the ODE starts from each run's exact initial state. Why single runs leave the band at the plateau "
              "exits: `theory/ode_vs_simulation.md`. Regenerate with `python -m tsdyn.sweep ode_vs_sim`.", "",
-             f"## Single runs: |sim / ODE - 1| <= {TOLERANCE:g}", "",
-             f"| sigma | seed | worst on t in [1, {PRE_EXIT_T:g}] | verdict | worst on t >= 1 (issue 3, part 7) | at t | verdict |",
-             "|---|---|---|---|---|---|---|"]
+             "The criterion the ODE is held to is convergence in N from a fixed start, plateau exits included "
+             "(`ode_convergence.md`, target `ode_convergence`). At N = 500 a single run follows the ODE only up to "
+             "the first plateau exit; after it the exit jitter (theory/ode_vs_simulation.md, Sec. 1) dominates, "
+             "so the worst deviation over all t >= 1 is shown for information, not as a criterion.", "",
+             f"## Single runs: |sim / ODE - 1| <= {TOLERANCE:g} before the first exit", "",
+             f"| sigma | seed | worst on t in [1, {PRE_EXIT_T:g}] | verdict | worst on t >= 1 (no bound) | at t |",
+             "|---|---|---|---|---|---|"]
     for sigma in cfg["sigmas"]:
         for seed in cfg["seeds"]:
             rows_ = [r for r in table if r["sigma"] == sigma and r["seed"] == seed and r["t"] >= 1]
             early, _ = worst_rel_diff([r for r in rows_ if r["t"] <= PRE_EXIT_T])
             late, at = worst_rel_diff(rows_)
             lines.append(f"| {sigma:g} | {seed} | {early:.3f} | {_verdict(early <= TOLERANCE)} | {late:.3f} | "
-                         f"{at:g} | {_verdict(late <= TOLERANCE)} |")
+                         f"{at:g} |")
     if ensemble:
         rows_ = [r for r in ensemble if r["t"] >= 1]
         inside = [r for r in rows_ if abs(r["mean_log_ratio"]) <= 2 * r["se_log_ratio"]]
         far = max(rows_, key=lambda r: abs(r["mean_log_ratio"]) / r["se_log_ratio"])
+        exit_row = min((r for r in rows_ if PRE_EXIT_T <= r["t"] <= 5 * PRE_EXIT_T), key=lambda r: r["mean_log_ratio"])
         lines += ["", f"## The mean of {rows_[0]['seeds']} runs (sigma = 0): |mean log(sim / ODE)| <= 2 s.e.", "",
                   f"{_verdict(len(inside) == len(rows_))}: at {len(inside)} of {len(rows_)} record times in [1, "
                   f"{rows_[-1]['t']:g}]. Farthest: {far['mean_log_ratio']:+.3f} +- {far['se_log_ratio']:.3f} at "
-                  f"t = {far['t']:g} (runs leave the first plateau early on average)."]
+                  f"t = {far['t']:g}. Across the first exit (t in [{PRE_EXIT_T:g}, {5 * PRE_EXIT_T:g}]) the mean is "
+                  f"lowest at t = {exit_row['t']:g}: {exit_row['mean_log_ratio']:+.3f} +- "
+                  f"{exit_row['se_log_ratio']:.3f} (on average the runs leave the plateau "
+                  f"{'earlier' if exit_row['mean_log_ratio'] < 0 else 'later'} than the ODE)."]
     if replicas:
         lines += ["", "## Replicas: runs from one start on other data", "",
                   f"Where replicas spread by more than {COVERABLE_SPREAD:.3g} no single curve, the ODE included, is "
