@@ -121,14 +121,11 @@ def verdicts(cfg: dict, table: list[dict], ensemble: list[dict], replicas: list[
         rows_ = [r for r in ensemble if r["t"] >= 1]
         inside = [r for r in rows_ if abs(r["mean_log_ratio"]) <= 2 * r["se_log_ratio"]]
         far = max(rows_, key=lambda r: abs(r["mean_log_ratio"]) / r["se_log_ratio"])
-        exit_row = min((r for r in rows_ if PRE_EXIT_T <= r["t"] <= 5 * PRE_EXIT_T), key=lambda r: r["mean_log_ratio"])
+        exit_rows = [r for r in rows_ if PRE_EXIT_T <= r["t"] <= 5 * PRE_EXIT_T]
         lines += ["", f"## The mean of {rows_[0]['seeds']} runs (sigma = 0): |mean log(sim / ODE)| <= 2 s.e.", "",
                   f"{_verdict(len(inside) == len(rows_))}: at {len(inside)} of {len(rows_)} record times in [1, "
                   f"{rows_[-1]['t']:g}]. Farthest: {far['mean_log_ratio']:+.3f} +- {far['se_log_ratio']:.3f} at "
-                  f"t = {far['t']:g}. Across the first exit (t in [{PRE_EXIT_T:g}, {5 * PRE_EXIT_T:g}]) the mean is "
-                  f"lowest at t = {exit_row['t']:g}: {exit_row['mean_log_ratio']:+.3f} +- "
-                  f"{exit_row['se_log_ratio']:.3f} (on average the runs leave the plateau "
-                  f"{'earlier' if exit_row['mean_log_ratio'] < 0 else 'later'} than the ODE)."]
+                  f"t = {far['t']:g}." + _exit_sentence(exit_rows)]
     if replicas:
         lines += ["", "## Replicas: runs from one start on other data", "",
                   f"Where replicas spread by more than {COVERABLE_SPREAD:.3g} no single curve, the ODE included, is "
@@ -139,6 +136,16 @@ def verdicts(cfg: dict, table: list[dict], ensemble: list[dict], replicas: list[
             lines.append(f"| {r['sigma']:g} | {r['seed']} | {r['replicas']} | {r['largest_spread']:.3f} | "
                          f"{r['at_t']:g} | {'yes' if r['coverable'] else '**no**'} | {r['replicas_always_within']} |")
     return "\n".join(lines) + "\n"
+
+
+def _exit_sentence(rows: list[dict]) -> str:
+    """Where the ensemble's mean log ratio is lowest across the first exit (nothing if no record time is there)."""
+    if not rows:
+        return ""
+    r = min(rows, key=lambda r: r["mean_log_ratio"])
+    return (f" Across the first exit (t in [{PRE_EXIT_T:g}, {5 * PRE_EXIT_T:g}]) the mean is lowest at t = {r['t']:g}: "
+            f"{r['mean_log_ratio']:+.3f} +- {r['se_log_ratio']:.3f} (on average the runs leave the plateau "
+            f"{'earlier' if r['mean_log_ratio'] < 0 else 'later'} than the ODE).")
 
 
 def _verdict(ok: bool) -> str:
