@@ -12,16 +12,18 @@ results (:class:`Trajectory`) -> figures. Subpackages by theory:
 * :mod:`tsdyn.sweep`, :mod:`tsdyn.targets` - the experiment runner and one module per figure.
 
 ``simulate``, ``integrate``, ``kdpp_subsets`` and ``subset_eg`` are importable from
-here; they are loaded on first use, so ``import tsdyn`` stays light.
+here. ``simulate`` is imported at once (its name is also its module's, which would
+otherwise shadow it); the others are loaded on first use.
 """
 from tsdyn.eg import eg
 from tsdyn.order_parameters import OrderParameters
+from tsdyn.simulate import simulate
 from tsdyn.trajectory import Trajectory, load_state, record_grid
 
-_LAZY = {"simulate": "tsdyn.simulate", "integrate": "tsdyn.dynamics.ode",
-         "kdpp_subsets": "tsdyn.pruning.dpp", "subset_eg": "tsdyn.pruning.operators"}
+_LAZY = {"integrate": "tsdyn.dynamics.ode", "kdpp_subsets": "tsdyn.pruning.dpp",
+         "subset_eg": "tsdyn.pruning.operators"}
 
-__all__ = ["eg", "OrderParameters", "Trajectory", "load_state", "record_grid", *_LAZY]
+__all__ = ["eg", "OrderParameters", "Trajectory", "load_state", "record_grid", "simulate", *_LAZY]
 __version__ = "0.1.0"
 
 
