@@ -39,7 +39,7 @@ DEFAULT_PER_DECADE = 10
 def g(x: np.ndarray | float) -> np.ndarray | float:
     """Activation g(x) = erf(x / sqrt 2) (NOTES.md; erratum 4 of the pruning paper).
 
-    The arcsin closed forms of eqs 5-8 and of the integrals I2, I3, I4 hold only
+    The arcsin closed forms of pruning eqs 5-8 and of the integrals I2, I3, I4 hold only
     for this activation, which the papers call "sigmoid".
     """
     return erf(np.asarray(x) / SQRT2) if np.ndim(x) else math.erf(float(x) / SQRT2)

@@ -52,7 +52,7 @@ def eg(Q: np.ndarray, R: np.ndarray, T: np.ndarray, v: np.ndarray, vstar: np.nda
 
 
 def eg_of(params) -> float:
-    """eps_g of an :class:`tsdyn.order_parameters.OrderParameters` (eqs 5-8)."""
+    """eps_g of an :class:`tsdyn.order_parameters.OrderParameters` (pruning eqs 5-8)."""
     return eg(params.Q, params.R, params.T, params.v, params.vstar)
 
 

@@ -102,7 +102,7 @@ def validate(Q, R, T, v, vstar, *, tol: float = PSD_TOL):
     Raises ``ValueError`` naming what is wrong if Q or T is not square, symmetric
     and positive semi-definite, if shapes disagree, or if the joint covariance
     [[Q, R], [R^T, T]] of the fields is not positive semi-definite (which also
-    guarantees every arcsin argument of eqs 5-8 lies in [-1, 1]).
+    guarantees every arcsin argument of pruning eqs 5-8 lies in [-1, 1]).
     """
     Q = check_array("Q", Q, ndim=2)
     T = check_array("T", T, ndim=2)

@@ -82,7 +82,7 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
     Returns
     -------
     Trajectory
-        ``eg`` is the noise-free closed-form eps_g (eqs 5-8) of the recorded
+        ``eg`` is the noise-free closed-form eps_g (pruning eqs 5-8) of the recorded
         Q, R, v; ``initial`` the exact state at t = 0; ``w``, ``wstar`` the final
         weights; ``info`` the configuration, the record steps and the timing.
 

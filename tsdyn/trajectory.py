@@ -65,7 +65,7 @@ class Trajectory:
     Attributes
     ----------
     times : (n,) record times t = steps / N.
-    eg : (n,) analytic, noise-free generalisation error (eqs 5-8) at each time.
+    eg : (n,) analytic, noise-free generalisation error (pruning eqs 5-8) at each time.
     Q, R, v : (n, K, K), (n, K, M), (n, K) order parameters at each time.
     T : (M, M) teacher overlaps (constant).
     vstar : (M,) teacher second layer.

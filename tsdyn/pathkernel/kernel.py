@@ -10,7 +10,7 @@ The path kernel is Pi = J J^T with J = d v_p / d theta (P x m). In this network
 a path contains exactly one first-layer weight, so Pi is block-diagonal over the
 hidden nodes: Pi_k = v_k^2 I + w_k w_k^T on node k's kept edges, and
 
-    Tr Pi = sum_k (n_k v_k^2 + |w_k|^2),   n_k = kept edges of node k.    (eq 14)
+    Tr Pi = sum_k (n_k v_k^2 + |w_k|^2),   n_k = kept edges of node k.    (path-kernel eq 14)
 
 The constant 1/sqrt(N) of the fields and g'(lambda) belong to the data factor
 J_v^f of the NTK, not to Pi: Pi depends on the architecture and theta only.
@@ -19,8 +19,8 @@ Besides the explicit definition (small networks only: J is P x (P + K)) this
 module provides the two path objectives of the paper, both multilinear in the
 per-layer magnitudes,
 
-    R_PK(x, theta) = 1^T (prod_l theta_l^2) x = sum_ki v_k^2 w_ki^2 x_i   (eq 15)
-    R_SF(x, theta) = 1^T (prod_l |theta_l|) x = sum_ki |v_k| |w_ki| x_i   (eq 16)
+    R_PK(x, theta) = 1^T (prod_l theta_l^2) x = sum_ki v_k^2 w_ki^2 x_i   (path-kernel eq 15)
+    R_SF(x, theta) = 1^T (prod_l |theta_l|) x = sum_ki |v_k| |w_ki| x_i   (path-kernel eq 16)
 
 and their gradients with respect to theta^2 and |theta|; the sum of the
 theta^2-gradient of R_PK at x = 1 is Tr Pi (Sec. 3.1).
@@ -75,7 +75,7 @@ def as_input(x, N: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- definition
 def path_values(w, v, mask=None) -> np.ndarray:
-    """Values v_k w_ki of the kept paths, in row-major order of the kept edges (eq 9)."""
+    """Values v_k w_ki of the kept paths, in row-major order of the kept edges (path-kernel eq 9)."""
     w, v, mask = as_network(w, v, mask)
     return (v[:, None] * w)[mask]
 
@@ -123,14 +123,14 @@ def path_kernel_eigenvalues(w, v, mask=None) -> np.ndarray:
 
 # ---------------------------------------------------------------- objectives
 def path_kernel_objective(x, w, v, mask=None) -> float:
-    """R_PK(x, theta) = 1^T (prod_l theta_l^2) x = sum_ki v_k^2 w_ki^2 x_i (eq 15)."""
+    """R_PK(x, theta) = 1^T (prod_l theta_l^2) x = sum_ki v_k^2 w_ki^2 x_i (path-kernel eq 15)."""
     w, v, mask = as_network(w, v, mask)
     x = as_input(x, w.shape[1])
     return float(np.sum((v**2)[:, None] * np.where(mask, w**2, 0.0) * x[None, :]))
 
 
 def path_kernel_objective_grad_sq(x, w, v, mask=None) -> LayerArrays:
-    """Gradient of R_PK with respect to theta^2 = (w^2, v^2) (eq 15).
+    """Gradient of R_PK with respect to theta^2 = (w^2, v^2) (path-kernel eq 15).
 
     dR/d(w_ki^2) = v_k^2 x_i on kept edges (0 on pruned ones, which are no
     parameters); dR/d(v_k^2) = sum_i w_ki^2 x_i over node k's kept edges.
@@ -142,20 +142,20 @@ def path_kernel_objective_grad_sq(x, w, v, mask=None) -> LayerArrays:
 
 
 def path_kernel_trace(w, v, mask=None) -> float:
-    """Tr Pi by the gradient identity of Sec. 3.1: sum_j dR_PK(1, theta)/d theta_j^2 (eqs 14-15)."""
+    """Tr Pi by the gradient identity of Sec. 3.1: sum_j dR_PK(1, theta)/d theta_j^2 (path-kernel eqs 14-15)."""
     grad = path_kernel_objective_grad_sq(None, w, v, mask)
     return float(grad.w.sum() + grad.v.sum())
 
 
 def synflow_objective(x, w, v, mask=None) -> float:
-    """R_SF(x, theta) = 1^T (prod_l |theta_l|) x = sum_ki |v_k| |w_ki| x_i (eq 16)."""
+    """R_SF(x, theta) = 1^T (prod_l |theta_l|) x = sum_ki |v_k| |w_ki| x_i (path-kernel eq 16)."""
     w, v, mask = as_network(w, v, mask)
     x = as_input(x, w.shape[1])
     return float(np.sum(np.abs(v)[:, None] * np.where(mask, np.abs(w), 0.0) * x[None, :]))
 
 
 def synflow_objective_grad_abs(x, w, v, mask=None) -> LayerArrays:
-    """Gradient of R_SF with respect to |theta| = (|w|, |v|) (eq 16).
+    """Gradient of R_SF with respect to |theta| = (|w|, |v|) (path-kernel eq 16).
 
     dR/d|w_ki| = |v_k| x_i on kept edges; dR/d|v_k| = sum_i |w_ki| x_i over kept edges.
     """

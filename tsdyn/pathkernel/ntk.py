@@ -1,7 +1,7 @@
 """The NTK of the masked two-layer student, its path-kernel factorisation, and Theorem 1.
 
 Path-kernel paper Sec. 3.1: the NTK Theta(X, X) = grad_theta phi grad_theta phi^T
-(eq 3) is written as J_v^f(X) Pi J_v^f(X)^T (eq 11), with the data factor
+(path-kernel eq 3) is written as J_v^f(X) Pi J_v^f(X)^T (path-kernel eq 11), with the data factor
 (J_v^f)_{mu,(k,i)} = g'(lambda_k) x_i / sqrt N (one column per kept path) and
 the path kernel Pi (:mod:`.kernel`). For the w-block this is exact; for v it
 puts lambda_k g'(lambda_k) where the true gradient has g(lambda_k), so for
@@ -42,7 +42,7 @@ def _fields(w, v, mask, x):
 def ntk_gradients(w, v, x, mask=None) -> np.ndarray:
     """grad_theta phi(x_mu) of the masked network, one row per sample: kept w_ki, then v_k of nodes with a path.
 
-    d phi / d w_ki = v_k g'(lambda_k) x_i / sqrt N;  d phi / d v_k = g(lambda_k)  (Sec. 2, eq 3).
+    d phi / d w_ki = v_k g'(lambda_k) x_i / sqrt N;  d phi / d v_k = g(lambda_k)  (Sec. 2, path-kernel eq 3).
     """
     w, v, mask, x, lam = _fields(w, v, mask, x)
     alive = mask.any(axis=1)
@@ -52,20 +52,20 @@ def ntk_gradients(w, v, x, mask=None) -> np.ndarray:
 
 
 def data_factor(w, v, x, mask=None) -> np.ndarray:
-    """J_v^f(X): (J)_{mu,(k,i)} = g'(lambda_k) x_i / sqrt N on the kept paths, row-major (eq 10)."""
+    """J_v^f(X): (J)_{mu,(k,i)} = g'(lambda_k) x_i / sqrt N on the kept paths, row-major (path-kernel eq 10)."""
     w, v, mask, x, lam = _fields(w, v, mask, x)
     nodes, inputs = np.nonzero(mask)
     return g_prime(lam)[:, nodes] * x[:, inputs] / math.sqrt(w.shape[1])
 
 
 def ntk_gram(w, v, x, mask=None) -> np.ndarray:
-    """The true NTK Theta(X, X) = G G^T, G = grad_theta phi (eq 3), n x n."""
+    """The true NTK Theta(X, X) = G G^T, G = grad_theta phi (path-kernel eq 3), n x n."""
     G = ntk_gradients(w, v, x, mask)
     return G @ G.T
 
 
 def factorised_ntk_gram(w, v, x, mask=None) -> np.ndarray:
-    """J_v^f(X) Pi J_v^f(X)^T (eq 11) without forming Pi: Pi = v_k^2 I + w_k w_k^T per node.
+    """J_v^f(X) Pi J_v^f(X)^T (path-kernel eq 11) without forming Pi: Pi = v_k^2 I + w_k w_k^T per node.
 
     Entry (mu, nu) = sum_k g'_k(mu) g'_k(nu) [v_k^2 (x_mu . x_nu)_kept / N + lambda_k(mu) lambda_k(nu)].
     """

@@ -5,9 +5,9 @@ S(theta) = dF/dtheta (.) theta of some feature F of the network,
 
 * ``magnitude``        |theta|;
 * ``snip``             |theta (.) dL/dtheta|, L the training loss on teacher labels (Sec. 4.1);
-* ``grasp``            S = -(H dL/dtheta) (.) theta with the exact Hessian H of L (Sec. 4.3, eq 17);
-* ``synflow``          |theta| (.) dR_SF/d|theta| at x = 1 (eq 16; Tanaka et al. 2020);
-* ``synflow_l2``       |dR_PK/d theta^2 (.) theta| at x = 1 (eq 15, Sec. 4.2);
+* ``grasp``            S = -(H dL/dtheta) (.) theta with the exact Hessian H of L (Sec. 4.3, path-kernel eq 17);
+* ``synflow``          |theta| (.) dR_SF/d|theta| at x = 1 (path-kernel eq 16; Tanaka et al. 2020);
+* ``synflow_l2``       |dR_PK/d theta^2 (.) theta| at x = 1 (path-kernel eq 15, Sec. 4.2);
 * ``synflow_dist_mean``, ``synflow_l2_dist_mean``: the paper's -Dist recipe (Sec. 4.2):
   x = mu, the *mean* of the inputs estimated from samples (signed), scores in
   absolute value (as SynFlow implementations rank |S|);
@@ -159,7 +159,7 @@ def grasp_scores(w, v, x, y, mask=None) -> LayerArrays:
 
 
 def synflow_scores(w, v, mask=None, mu=None) -> LayerArrays:
-    """SynFlow |theta| (.) dR_SF(x, theta)/d|theta| with x = 1, or x = mu for SynFlow-Dist (eq 16).
+    """SynFlow |theta| (.) dR_SF(x, theta)/d|theta| with x = 1, or x = mu for SynFlow-Dist (path-kernel eq 16).
 
     For a first-layer weight: |v_k| |w_ki| x_i.
     """
@@ -169,7 +169,7 @@ def synflow_scores(w, v, mask=None, mu=None) -> LayerArrays:
 
 
 def synflow_l2_scores(w, v, mask=None, mu=None) -> LayerArrays:
-    """SynFlow-L2 |dR_PK(x, theta)/d theta^2 (.) theta|, x = 1 or mu for SynFlow-L2-Dist (eq 15).
+    """SynFlow-L2 |dR_PK(x, theta)/d theta^2 (.) theta|, x = 1 or mu for SynFlow-L2-Dist (path-kernel eq 15).
 
     For a first-layer weight: v_k^2 |w_ki| x_i (see the module docstring for the reading).
     """
@@ -197,7 +197,7 @@ def synflow_dist_mean_scores(w, v, mu, mask=None) -> LayerArrays:
 
 
 def synflow_l2_dist_mean_scores(w, v, mu, mask=None) -> LayerArrays:
-    """SynFlow-L2-Dist as the paper defines it: |dR_PK(mu, theta)/dtheta^2 (.) theta|, mu the input mean (eq 15).
+    """SynFlow-L2-Dist as the paper defines it: |dR_PK(mu, theta)/dtheta^2 (.) theta|, mu the input mean (path-kernel eq 15).
 
     For w_ki: v_k^2 |w_ki| |mu_i|; for v_k: |v_k| |sum_i w_ki^2 mu_i|.
     """

@@ -135,7 +135,7 @@ def pruned_score_rows(w, v, wstar, vstar, *, kn: list[int], scores: list[str], l
 
     ``layers``: the budget rules to apply (each score is computed once).
     ``eg``: no reweighting; ``eg_reweighted``: the GE-optimal scale v -> A v
-    (pruning Theorem 3, eq 15). Also the nodes left with a path, the output
+    (pruning Theorem 3, path-kernel eq 15). Also the nodes left with a path, the output
     weights kept and Tr Pi of the pruned network (path-kernel eq 14).
     """
     w, v, wstar = (np.asarray(a, dtype=float) for a in (w, v, wstar))

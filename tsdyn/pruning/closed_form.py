@@ -2,7 +2,7 @@
 
 Ideal ansatz (NOTES.md): K = Z M nodes in M blocks of Z; T = I; Q_ik = 1 inside
 a block, 0 elsewhere; R_in = 1 if node i is in block n; v_i = v*/Z. Then every
-arcsin argument of eqs 5-8 is 1/2 or 0 and the GE of a pruned network has the
+arcsin argument of pruning eqs 5-8 is 1/2 or 0 and the GE of a pruned network has the
 closed forms below (derivations: theory/pruning_lemmas.md). Every function
 broadcasts over arrays of its arguments; GEs are 1/2 E[(Delta phi)^2] (erratum 3).
 """
@@ -43,7 +43,7 @@ def ideal_block_of(M: int, Z: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- Lemma 3
 def lemma3_eps(l, Z, vstar=DEFAULT_VSTAR) -> np.ndarray:
-    """GE of the node-pruned ideal student with l_m survivors in block m (Lemma 3, eq 21).
+    """GE of the node-pruned ideal student with l_m survivors in block m (Lemma 3, pruning eq 21).
 
     eps = v*^2/6 sum_m (1 - l_m/Z)^2, summed over the last axis of ``l``. It holds
     for any 0 <= l_m <= Z (the paper's hypothesis sum_m l_m <= M is not needed).
@@ -91,7 +91,7 @@ def _log_comb(n, k) -> np.ndarray:
 
 # ---------------------------------------------------------------- Lemma 2
 def eps_dpp_node(k_n, M, Z, vstar=DEFAULT_VSTAR) -> np.ndarray:
-    """GE of DPP node pruning, eq 9 (Lemma 2): v*^2 [k_n/6 (1 - 1/Z)^2 + (M - k_n)/6], k_n <= M.
+    """GE of DPP node pruning, pruning eq 9 (Lemma 2): v*^2 [k_n/6 (1 - 1/Z)^2 + (M - k_n)/6], k_n <= M.
 
     The k-DPP of the ideal Q keeps one node in each of k_n blocks (erratum 10). A
     non-integer k_n gives the linear interpolation used for Figure 4 (k_n/M = cZ).
@@ -103,7 +103,7 @@ def eps_dpp_node(k_n, M, Z, vstar=DEFAULT_VSTAR) -> np.ndarray:
 
 
 def epshat_dpp_node(k_n, M, vstar=DEFAULT_VSTAR) -> np.ndarray:
-    """GE of reweighted DPP node pruning (DIVNET), eq 10 (Lemma 2): (M - k_n) v*^2/6, k_n <= M."""
+    """GE of reweighted DPP node pruning (DIVNET), pruning eq 10 (Lemma 2): (M - k_n) v*^2/6, k_n <= M."""
     M = check_values("M", M, low=1)
     k_n = check_values("k_n", k_n, low=0, high=M)
     return SIXTH * np.asarray(vstar, dtype=float) ** 2 * (M - k_n)
@@ -136,7 +136,7 @@ def epshat_random_node(k_n, M, Z, vstar=DEFAULT_VSTAR) -> np.ndarray:
 
 # ---------------------------------------------------------- random edges
 def edge_arcsines(c, Z) -> tuple[np.ndarray, np.ndarray]:
-    """The two arcsine combinations of eq 15 for the expected edge-pruned ideal student (Lemma 6).
+    """The two arcsine combinations of pruning eq 15 for the expected edge-pruned ideal student (Lemma 6).
 
     a = (1/Z) arcsin(c/(1+c)) + (1 - 1/Z) arcsin(c^2/(1+c))   (student-student, f1 = M v*^2 a / pi)
     b = arcsin(c / sqrt(2 (1+c)))                              (student-teacher, f3 = 2 M v*^2 b / pi)
@@ -149,7 +149,7 @@ def edge_arcsines(c, Z) -> tuple[np.ndarray, np.ndarray]:
 
 
 def eps_edge_scaled(A, c, Z, M, vstar=DEFAULT_VSTAR) -> np.ndarray:
-    """GE of the expected random-edge-pruned ideal student with second layer A v, eq 15.
+    """GE of the expected random-edge-pruned ideal student with second layer A v, pruning eq 15.
 
     M v*^2/pi [A^2 a + pi/6 - 2 A b] with a, b of :func:`edge_arcsines`.
     """
@@ -160,12 +160,12 @@ def eps_edge_scaled(A, c, Z, M, vstar=DEFAULT_VSTAR) -> np.ndarray:
 
 
 def eps_random_edge(c, Z, M, vstar=DEFAULT_VSTAR) -> np.ndarray:
-    """GE of the expected random-edge-pruned ideal student, eq 11 (Lemma 4): eq 15 at A = 1."""
+    """GE of the expected random-edge-pruned ideal student, pruning eq 11 (Lemma 4): pruning eq 15 at A = 1."""
     return eps_edge_scaled(1.0, c, Z, M, vstar)
 
 
 def optimal_edge_scale(c, Z) -> np.ndarray:
-    """Minimiser A* = b / a of eq 15 (Theorem 3).
+    """Minimiser A* = b / a of pruning eq 15 (Theorem 3).
 
     At c = 0 the network is silent and every A gives M v*^2/6; we return the
     limit c -> 0+ of b/a, Z / sqrt 2, so that A* is continuous in c.
@@ -176,7 +176,7 @@ def optimal_edge_scale(c, Z) -> np.ndarray:
 
 
 def epshat_random_edge(c, Z, M, vstar=DEFAULT_VSTAR) -> np.ndarray:
-    """Minimum over A of eq 15 (Theorem 3): M v*^2/pi [pi/6 - b^2/a]; M v*^2/6 at c = 0."""
+    """Minimum over A of pruning eq 15 (Theorem 3): M v*^2/pi [pi/6 - b^2/a]; M v*^2/6 at c = 0."""
     a, b = edge_arcsines(c, Z)
     M = check_values("M", M, low=1)
     gain = np.divide(b * b, a, out=np.zeros(np.shape(a)), where=a > 0)

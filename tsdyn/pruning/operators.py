@@ -11,7 +11,7 @@ A pruned node loses its row of w and its entry of v; on order parameters that
 is the principal submatrix Q_SS, the rows R_S and v_S (T and v* stay). Random
 edge pruning keeps each first-layer weight with probability c (a Bernoulli(c)
 mask); its expected network has the order parameters of Lemma 6. Reweighting
-is in :mod:`tsdyn.pruning.reweighting`. The GE of a pruned network is eqs 5-8
+is in :mod:`tsdyn.pruning.reweighting`. The GE of a pruned network is pruning eqs 5-8
 (:func:`tsdyn.eg.eg`) of its order parameters; :mod:`tsdyn.dynamics.testset` measures
 the test-set 1/2 MSE with noisy labels on fresh inputs.
 """
@@ -120,7 +120,7 @@ def reweighted_second_layer(op: OrderParameters, subsets: np.ndarray, reweight: 
 
 
 def subset_eg(op: OrderParameters, subsets: np.ndarray, reweight: str | None = None) -> np.ndarray:
-    """Exact GE (eqs 5-8) of the student pruned to each row of ``subsets``, vectorised: (B, k) -> (B,)."""
+    """Exact GE (pruning eqs 5-8) of the student pruned to each row of ``subsets``, vectorised: (B, k) -> (B,)."""
     subsets = check_indices("subsets", subsets, op.K, ndim=2)
     v_S = reweighted_second_layer(op, subsets, reweight)
     return np.atleast_1d(eg(principal_submatrices(op.Q, subsets), op.R[subsets], op.T, v_S, op.vstar))
@@ -135,7 +135,7 @@ def node_pruned(op: OrderParameters, keep, reweight: str | None = None) -> Order
 
 # ------------------------------------------------------------ edge pruning
 def matched_edge_count(k_n: int, K: int, N: int) -> int:
-    """Edges per node k_e with the parameter count of k_n nodes (eq 1: k_n/K = k_e/N).
+    """Edges per node k_e with the parameter count of k_n nodes (pruning eq 1: k_n/K = k_e/N).
 
     k_e = round(N k_n / K), halves rounded up. For N = 500, K = 6 this gives
     83, 167, 250, 333, 417, 500; the paper's list (1:83, 2:166, ...) floors
@@ -172,7 +172,7 @@ def scaled(op: OrderParameters, A: float) -> OrderParameters:
 
 
 def edge_scale(op: OrderParameters) -> float:
-    """GE-optimal scale A of v for the (edge-pruned) network ``op`` (eq 15 minimiser)."""
+    """GE-optimal scale A of v for the (edge-pruned) network ``op`` (pruning eq 15 minimiser)."""
     return optimal_scale(op.Q, op.R, op.T, op.v, op.vstar)
 
 
@@ -198,7 +198,7 @@ class PrunedStudent:
 
     @property
     def eg(self) -> float:
-        """Exact GE of the pruned network, eqs 5-8."""
+        """Exact GE of the pruned network, pruning eqs 5-8."""
         return eg_of(self.params)
 
 

@@ -6,11 +6,11 @@ Node pruning keeps the nodes S and drops D. Two ways to refit v_S:
   on the kept ones, alpha = argmin E[(a_D - alpha^T a_S)^2] = C_SS^+ C_SD, and fold
   the dropped weights in: v_S <- v_S + alpha v_D. With pre-activations C = Q;
   with post-activations C = I2(Q), I2(Q)_ij = E[g(lambda_i) g(lambda_j)].
-* GE-optimal: eqs 5-8 read eps = 1/2 v^T I2(Q) v - v^T I2(R) v* + const, so the
+* GE-optimal: pruning eqs 5-8 read eps = 1/2 v^T I2(Q) v - v^T I2(R) v* + const, so the
   best second layer is v_S = I2(Q_SS)^+ I2(R_S) v*.
 
 Edge pruning rescales v -> A v; eps(A) = A^2 f1 + f2 - A f3 is minimal at
-A = f3 / (2 f1) (Theorem 3 of the pruning paper, eq 15, for any network).
+A = f3 / (2 f1) (Theorem 3 of the pruning paper, pruning eq 15, for any network).
 
 Q_SS is singular whenever two kept nodes are parallel (two nodes of one block
 of the ideal ansatz); we then use the pseudo-inverse (minimum-norm least
@@ -60,7 +60,7 @@ def divnet_second_layer(C: np.ndarray, v: np.ndarray, subsets: np.ndarray) -> np
 
 
 def optimal_second_layer(Q: np.ndarray, R: np.ndarray, T: np.ndarray, vstar: np.ndarray) -> np.ndarray:
-    """GE-optimal second layer v = I2(Q)^+ I2(R) v* of a (pruned) student, minimising eqs 5-8.
+    """GE-optimal second layer v = I2(Q)^+ I2(R) v* of a (pruned) student, minimising pruning eqs 5-8.
 
     Q (..., k, k) and R (..., k, M) may carry leading batch axes; returns (..., k).
     """
@@ -73,7 +73,7 @@ def optimal_second_layer(Q: np.ndarray, R: np.ndarray, T: np.ndarray, vstar: np.
 
 
 def optimal_scale(Q: np.ndarray, R: np.ndarray, T: np.ndarray, v: np.ndarray, vstar: np.ndarray) -> np.ndarray | float:
-    """GE-optimal A of the reweighting v -> A v: A = f3 / (2 f1) = v^T I2(R) v* / v^T I2(Q) v (eq 15).
+    """GE-optimal A of the reweighting v -> A v: A = f3 / (2 f1) = v^T I2(R) v* / v^T I2(Q) v (pruning eq 15).
 
     When f1 = 0 (every node silent, e.g. edge pruning with c = 0) the GE does not
     depend on A and we return A = 0. Batched over leading axes.

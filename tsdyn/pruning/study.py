@@ -133,7 +133,7 @@ def node_pruning_rows(student: TrainedStudent, kn_values, *, test: TestMoments |
 
 
 def edge_pruning_rows(student: TrainedStudent, kn_values, *, n_masks: int, seed: int) -> list[dict]:
-    """Random edge pruning matched to k_n nodes (eq 1): mean GE over ``n_masks`` Bernoulli masks and
+    """Random edge pruning matched to k_n nodes (pruning eq 1): mean GE over ``n_masks`` Bernoulli masks and
     the GE of the expected network (Lemma 6), each without and with the GE-optimal scale A.
     """
     n_masks = check_int("n_masks", n_masks, low=1)

@@ -3,7 +3,7 @@
 Each check returns a :class:`Margin`: the smallest value of the quantity the
 theorem claims to be non-negative, where it occurs, and the same over the
 non-trivial part of the domain (the theorems are equalities at c = 0, at
-k_n <= 1 or at Z = 1). Statements follow the errata of NOTES.md: eq 3 is
+k_n <= 1 or at Z = 1). Statements follow the errata of NOTES.md: pruning eq 3 is
 eps^Imp >= eps^DPP and epshat^Imp >= epshat^DPP (erratum 6); Theorem 2 compares
 with the GE of the expected edge-pruned network (erratum 11); Fig 4A is
 non-negative and Fig 4B non-positive (erratum 2).
@@ -81,12 +81,12 @@ def c_grid(Z, n_c: int) -> np.ndarray:
 
 
 def theorem2_difference(c, Z) -> np.ndarray:
-    """eps^DPP_{k_n} - eps^RandEdge_c(E f) per unit M v*^2, k_n/M = cZ (eq 4, Fig 4A; claimed >= 0)."""
+    """eps^DPP_{k_n} - eps^RandEdge_c(E f) per unit M v*^2, k_n/M = cZ (pruning eq 4, Fig 4A; claimed >= 0)."""
     return eps_dpp_node(np.asarray(c) * np.asarray(Z), 1, Z, 1.0) - eps_random_edge(c, Z, 1, 1.0)
 
 
 def theorem3_difference(c, Z) -> np.ndarray:
-    """epshat^DPP_{k_n} - min_A epshat^RandEdge_c(E f) per unit M v*^2 (eq 13, Fig 4B; claimed <= 0)."""
+    """epshat^DPP_{k_n} - min_A epshat^RandEdge_c(E f) per unit M v*^2 (pruning eq 13, Fig 4B; claimed <= 0)."""
     return epshat_dpp_node(np.asarray(c) * np.asarray(Z), 1, 1.0) - epshat_random_edge(c, Z, 1, 1.0)
 
 
@@ -146,7 +146,7 @@ def partitions(k: int, parts: int, largest: int) -> np.ndarray:
 
 
 def theorem1_margins(M_values, Z_values) -> dict[str, Margin]:
-    """Theorem 1 (eqs 2 and corrected 3) over M x Z x k_n = 1..M, per unit v*^2.
+    """Theorem 1 (pruning eqs 2 and corrected 3) over M x Z x k_n = 1..M, per unit v*^2.
 
     ``"eq2_eps"``: E_rand[eps] - eps^DPP; ``"eq2_epshat"``: E_rand[epshat] - epshat^DPP
     (exact hypergeometric expectations); ``"eq3_eps"`` / ``"eq3_epshat"``: the smallest

@@ -1,7 +1,7 @@
 """Sweep target ``fig2b``: Figure 2B of the pruning paper, random edge against DPP node pruning.
 
 M = 5, K = 20 (Z = 4, erratum 1). For k_n = 1..M (c = k_n/K <= 1/Z, Theorem 2's
-range) random edge pruning keeps k_e = round(N k_n / K) edges per node (eq 1):
+range) random edge pruning keeps k_e = round(N k_n / K) edges per node (pruning eq 1):
 the mean exact GE over ``edge_masks`` Bernoulli(c) masks and the GE of the
 expected network (Lemma 6), against the exact expectation of DPP node pruning;
 without reweighting and with the GE-optimal reweighting (scale A for edges).

@@ -2,8 +2,8 @@
 
 Over Z = Z_min..Z_max and ``c_values`` values of c = j / ((c_values - 1) Z) in
 [0, 1/Z] (so k_n/M = cZ runs over [0, 1]) it tabulates, per unit M v*^2, the GE
-of DPP node pruning (eqs 9, 10), of the expected random-edge-pruned network
-(eq 11) and its best rescaling (eq 15, Theorem 3), and their differences.
+of DPP node pruning (pruning eqs 9, 10), of the expected random-edge-pruned network
+(pruning eq 11) and its best rescaling (pruning eq 15, Theorem 3), and their differences.
 
 Outputs (``report``): ``fig4.csv`` with columns
 ``Z,c,kn_over_M,eps_dpp,eps_edge,diff_thm2,epshat_dpp,epshat_edge,A_opt,diff_thm3``
