@@ -64,3 +64,20 @@ def test_exit_rows_and_their_summary(done):
         assert mean == pytest.approx(np.mean([float(r["t_exit"]) for r in exits if int(r["N"]) == N]))
     md = (out / "ode_convergence.md").read_text()
     assert "1/(2 mu)" in md and "| 0 | 0 |" in md
+
+
+@pytest.mark.slow
+def test_runs_from_a_fixed_start_converge_to_the_ode_like_n_to_the_minus_half():
+    """The criterion on real runs (issue 11): starts 0 and 2 of the paper's setting, through the first plateau
+    exit (t <= 100), 8 replicas at N = 500, 2000, 8000: the median worst deviation falls at a slope in [-0.7, -0.3]."""
+    from tsdyn.dynamics.convergence import ConvergenceCriterion
+
+    cfg = {**CFG, "K": 6, "start_N": 500, "starts": [0, 2], "Ns": [500, 2000, 8000], "replicas": 8,
+           "t_final": 100.0, "exit_Ns": [60, 120], "exit_starts": 2, "exit_t_final": 1.0}
+    jobs = [j for j in oc.jobs(cfg) if j.params.get("start_N") == 500]
+    results = {job.name: job.run() for job in jobs}
+    rows, _ = oc.convergence_rows(cfg, results)
+    for start in (0, 2):
+        mine = [r for r in rows if r["start"] == start]
+        verdict = ConvergenceCriterion().judge([r["N"] for r in mine], [r["worst"] for r in mine])
+        assert verdict["slope_ok"], (start, verdict)
