@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from tsdyn.checks import check_real
-from tsdyn.eg import eg_of
+from tsdyn.eg import eg
 from tsdyn.order_parameters import OrderParameters
 
 
@@ -96,8 +96,10 @@ def _second_order_q(op: OrderParameters, *, sigma: float) -> np.ndarray:
 def _directional(op: OrderParameters, d, h: float) -> float:
     dQ, dR, dv = d
 
+    # eps_g itself, not a validated state: a start on the domain's edge (the ideal student, R = Q = T)
+    # has neighbours on either side of it, and eqs 5-8 are smooth across.
     def at(s):
-        return eg_of(OrderParameters(op.Q + s * dQ, op.R + s * dR, op.T, op.v + s * dv, op.vstar))
+        return float(eg(op.Q + s * dQ, op.R + s * dR, op.T, op.v + s * dv, op.vstar))
 
     return float((at(h) - at(-h)) / (2 * h))
 
