@@ -188,3 +188,15 @@ def test_report_end_to_end_on_a_tiny_configuration(tmp_path):
     # k_n = K keeps every node: the ODE starts from the trained student itself
     full = [r for r in rows if r["kn"] == "3" and r["dt"] == "0.0" and r["reweight"] == "none"]
     np.testing.assert_allclose([float(r["eg"]) for r in full], results[next(iter(results))]["eg"][-1], rtol=1e-10)
+
+
+def test_closed_form_initial_rate_of_dpp_under_a6_matches_the_odes(ideal_student):
+    for M, Z, vs, lr, sigma in ((2, 3, 4.0, 0.5, 0.0), (3, 4, 4.0, 0.5, 0.25), (5, 4, 4.0, 0.5, 0.5), (3, 2, 1.0, 0.3, 1.0)):
+        w, v, wstar = ideal_student(M=M, Z=Z, N=3000, vstar=vs)
+        op = OrderParameters.from_weights(w, v, wstar, np.full(M, vs))
+        for k in range(1, M + 1):
+            for rw in ("none", "optimal"):
+                numeric = recovery.initial_rate(retrain.node_start(op, np.arange(k) * Z, rw), lr=lr, sigma=sigma)
+                closed = recovery.ideal_dpp_initial_rate(M=M, k=k, Z=Z, vstar=vs, lr=lr, sigma=sigma, reweight=rw)
+                for part in ("v", "w_lr", "w_lr2", "total"):
+                    assert closed[part] == pytest.approx(numeric[part], rel=1e-6, abs=1e-9), (M, Z, k, rw, part)

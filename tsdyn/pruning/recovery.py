@@ -126,3 +126,39 @@ def first_exit_time(times: np.ndarray, eg: np.ndarray, *, t_plateau: float, frac
     i0 = int(np.argmin(np.abs(times - t_plateau)))
     after = np.nonzero((times > times[i0]) & (eg < fraction * eg[i0]))[0]
     return float(times[after[0]]) if after.size else math.nan
+
+
+def ideal_dpp_initial_rate(*, M: int, k: int, Z: int, vstar: float, lr: float, sigma: float = 0.0,
+                           reweight: str = "none") -> dict[str, float]:
+    """d eps_g / dt at Delta t = 0 after DPP node pruning of the ideal student (ansatz A6), in closed form.
+
+    Under A6 (T = I, Z copies w_i = w*_n of each teacher node, v_i = v*/Z) the k-DPP with kernel Q keeps
+    k <= M nodes of distinct blocks (pruning Lemma 2); each kept node is its teacher node, with
+    a = v*/Z (``reweight="none"``) or a = v* (``"optimal"``, pruning eq 10). With b = v*, lr2 = lr
+    and the Gaussian averages of g = erf(x/sqrt 2) below (theory/retraining.md, Sec. 1):
+
+    v     = -lr k (b - a)^2 / 9
+    w_lr  = -lr a^2 [k (b - a)^2 / (3 pi^2) + k (k - 1) (b - a)^2 / pi^2 + k (M - k) b^2 / pi^2]
+    w_lr2 = lr^2 a^2 [k a (a + b) / (2 pi sqrt 3) E_ii + k (k - 1) / 2 a^2 / pi E_ik]
+
+    with E_ii = E[g'_i^2 (Delta^2 + sigma^2)] and E_ik = E[g'_i g'_k (Delta^2 + sigma^2)] (Delta the
+    output error; the fields of distinct teacher nodes are independent, so these are sums of the
+    moments E[g'] = 1/sqrt(pi), E[g'^2] = 2/(pi sqrt 3), E[g^2] = 1/3,
+    E[g' g^2] = 2 asin(1/3) / pi^(3/2), E[g'^2 g^2] = 4 asin(1/4) / (sqrt(3) pi^2).
+    """
+    if reweight not in ("none", "optimal"):
+        raise ValueError(f"reweight must be 'none' or 'optimal', got {reweight!r}")
+    if not 1 <= k <= M:
+        raise ValueError(f"k must be an integer in 1..M = {M}, got {k}")
+    pi, s3 = math.pi, math.sqrt(3.0)
+    g1, g2, gg = 1 / math.sqrt(pi), 2 / (pi * s3), 1 / 3
+    e3, e4 = 2 * math.asin(1 / 3) / pi**1.5, 4 * math.asin(1 / 4) / (s3 * pi**2)
+    b = float(vstar)
+    a = b / Z if reweight == "none" else b
+    d2 = (a - b) ** 2
+    v = -lr * k * d2 / 9
+    w_lr = -lr * a**2 * (k * d2 / (3 * pi**2) + k * (k - 1) * d2 / pi**2 + k * (M - k) * b**2 / pi**2)
+    e_ii = d2 * e4 + d2 * (k - 1) * g2 * gg + b**2 * (M - k) * g2 * gg + sigma**2 * g2
+    e_ik = d2 * (2 * e3 * g1 + (k - 2) * g1**2 * gg) + b**2 * (M - k) * g1**2 * gg + sigma**2 * g1**2
+    w_lr2 = lr**2 * a**2 * (k * e_ii * a * (a + b) / (2 * pi * s3) + k * (k - 1) / 2 * e_ik * a**2 / pi)
+    return {"v": v, "w_lr": w_lr, "w_lr2": w_lr2, "total": v + w_lr + w_lr2}
