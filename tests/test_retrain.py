@@ -175,7 +175,7 @@ def test_report_end_to_end_on_a_tiny_configuration(tmp_path):
     cfg = dict(sigmas=[0.0], seeds=[0], dt_max=5.0, per_decade=2, draws=2, rank_dts=[5.0], agreement_dts=[1.0, 5.0],
                engine_replicas=2,
                students={"tiny": dict(M=2, K=3, N=60, lr=0.5, vstar=4.0, steps=1200, kn=[1, 3], sgd_seeds=[0],
-                                      sgd_draws=2, edge_kn=[2], edge_masks=2)},
+                                      sgd_draws=2, edge_kn=[2], edge_masks=2, edge_sigmas=[0.0])},
                during=dict(student="tiny", sigmas=[0.0], t_plateau=2.0, exit_fraction=0.5, t_total=25.0, kn=2,
                            draws=2, edge_masks=1))
     results = {j.name: j.run() for j in target.jobs(cfg)}
@@ -200,3 +200,16 @@ def test_closed_form_initial_rate_of_dpp_under_a6_matches_the_odes(ideal_student
                 closed = recovery.ideal_dpp_initial_rate(M=M, k=k, Z=Z, vstar=vs, lr=lr, sigma=sigma, reweight=rw)
                 for part in ("v", "w_lr", "w_lr2", "total"):
                     assert closed[part] == pytest.approx(numeric[part], rel=1e-6, abs=1e-9), (M, Z, k, rw, part)
+
+
+def test_exact_initial_eg_is_the_pruning_study_and_the_mean_of_enumerated_subsets(trained_student):
+    from tsdyn.pruning.dpp import all_subsets
+    from tsdyn.pruning.operators import subset_eg
+    from tsdyn.pruning.retrain_study import exact_initial_eg
+    from tsdyn.pruning.study import node_pruning_rows
+
+    ours = {(r["kn"], r["method"], r["reweight"]): r["eps"] for r in exact_initial_eg(trained_student, [1, 2, 3])}
+    study = {(r["kn"], r["method"], r["reweight"]): r["eps"] for r in node_pruning_rows(trained_student, [1, 2, 3])}
+    assert all(ours[k] == pytest.approx(study[k], rel=1e-12) for k in ours)
+    op = trained_student.params
+    assert ours[(2, "random", "none")] == pytest.approx(subset_eg(op, all_subsets(op.K, 2)).mean(), rel=1e-12)

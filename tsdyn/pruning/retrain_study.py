@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsdyn.pruning.operators import bernoulli_edge_mask, matched_edge_count
+from tsdyn.pruning.operators import bernoulli_edge_mask, matched_edge_count, select_importance, subset_eg
 from tsdyn.pruning.recovery import initial_rate
 from tsdyn.pruning.retrain import (NODE_METHODS, REWEIGHTS, edge_start, node_start, node_start_weights, node_subsets,
                                    retrain_ode, retrain_order, retrain_weights)
-from tsdyn.pruning.study import TrainedStudent
+from tsdyn.pruning.study import TrainedStudent, node_subset_distributions
 from tsdyn.seeds import RETRAIN_DATA_SEED, RETRAIN_EDGE_MASK_SEED, RETRAIN_SUBSET_SEED
 
 
@@ -67,12 +67,14 @@ def edge_masks(student: TrainedStudent, kn: int, n_masks: int, t0_code: int = 0)
 
 
 def edge_curves(student: TrainedStudent, kn_values, *, masks: int, lr: float, times: np.ndarray,
-                t0_code: int = 0) -> list[dict]:
+                t0_code: int = 0, reweights=REWEIGHTS) -> list[dict]:
     """SGD recovery (weights engine, mask held) after random edge pruning, without and with the scale A."""
     curves = []
     for kn in kn_values:
         for draw, mask in enumerate(edge_masks(student, kn, masks, t0_code)):
             for r_code, reweight in enumerate(REWEIGHTS):
+                if reweight not in reweights:
+                    continue
                 w, v, params = edge_start(student.w, student.v, student.wstar, student.vstar, mask, reweight)
                 seed = run_seed(student, t0_code, kn, len(NODE_METHODS), r_code, draw)
                 eg = retrain_weights(w, v, student.wstar, student.vstar, lr=lr, sigma=student.sigma, times=times,
@@ -80,6 +82,26 @@ def edge_curves(student: TrainedStudent, kn_values, *, masks: int, lr: float, ti
                 curves.append(dict(kn=int(kn), method="random_edge", reweight=reweight, draw=draw, level="sgd",
                                    rate0=float("nan"), eg=eg))
     return curves
+
+
+def exact_initial_eg(student: TrainedStudent, kn_values) -> list[dict]:
+    """eps_g just after pruning, exact: expectations over the k-DPP and uniform subsets (enumerated), importance.
+
+    The pruning study's values (:func:`tsdyn.pruning.study.node_pruning_rows`) for the two reweightings
+    retrained here only: enumerating C(20, 6) subsets per reweighting is the cost of this reference.
+    """
+    op = student.params
+    rows = []
+    for kn in kn_values:
+        dists = node_subset_distributions(op, int(kn))
+        importance = select_importance(op.v, int(kn))[None, :]
+        for reweight in REWEIGHTS:
+            rw = None if reweight == "none" else "optimal"
+            for method in NODE_METHODS:
+                value = (float(subset_eg(op, importance, rw)[0]) if method == "importance"
+                         else dists[method].expect(lambda S, rw=rw: subset_eg(op, S, rw)))
+                rows.append(dict(kn=int(kn), method=method, reweight=reweight, eps=value))
+    return rows
 
 
 def engine_pair(student: TrainedStudent, keep, *, reweight: str, replicas: int, lr: float,

@@ -167,6 +167,7 @@ class RetrainStudent(Student):
     sgd_draws: PosInt
     edge_kn: Annotated[list[PosInt], Field(min_length=0)]
     edge_masks: PosInt
+    edge_sigmas: list[NonNegReal]
 
     @model_validator(mode="after")
     def _edge_kn_at_most_k(self):

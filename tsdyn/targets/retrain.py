@@ -26,9 +26,9 @@ from tsdyn.eg import eg_of
 from tsdyn.outputs import save_figure, write_rows
 from tsdyn.pruning.recovery import first_exit_time
 from tsdyn.pruning.retrain import METHODS, retrain_times
-from tsdyn.pruning.retrain_study import edge_curves, engine_pair, node_curves
+from tsdyn.pruning.retrain_study import edge_curves, engine_pair, exact_initial_eg, node_curves
 from tsdyn.pruning.retrain_summary import agreement_rows, best_t0_rows, claim_rows, curve_rows, summary_rows
-from tsdyn.pruning.study import TrainedStudent, node_pruning_rows
+from tsdyn.pruning.study import TrainedStudent
 from tsdyn.sweep.job import Job
 from tsdyn.targets.students import run
 from tsdyn.targets.training import train, training_job, training_jobs, training_name
@@ -60,13 +60,12 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
                 student = _student(results, st, sigma, seed)
                 common = dict(M=st["M"], K=st["K"], sigma=float(sigma), seed=int(seed))
                 unpruned[(st["M"], st["K"], float(sigma), int(seed))] = eg_of(student.params)
-                for r in node_pruning_rows(student, st["kn"]):
-                    if r["reweight"] in ("none", "optimal"):
-                        exact0[(st["M"], st["K"], r["kn"], r["method"], r["reweight"], float(sigma), int(seed))] = r["eps"]
+                for r in exact_initial_eg(student, st["kn"]):
+                    exact0[(st["M"], st["K"], r["kn"], r["method"], r["reweight"], float(sigma), int(seed))] = r["eps"]
                 sgd = seed in st["sgd_seeds"]
                 found = node_curves(student, st["kn"], draws=cfg["draws"], sgd_draws=st["sgd_draws"] if sgd else 0,
                                     N=st["N"], lr=st["lr"], times=times)
-                if sgd:
+                if sgd and sigma in st["edge_sigmas"]:
                     found += edge_curves(student, st["edge_kn"], masks=st["edge_masks"], lr=st["lr"], times=times)
                 curves += [dict(common, dt=times, **c) for c in found]
                 if label == cfg["during"]["student"] and seed == st["seeds"][0] and sigma == st["sigmas"][0]:
@@ -116,7 +115,7 @@ def _during(cfg: dict, results: dict) -> list[dict]:
                                     lr=st["lr"], times=times, t0_code=code)
                 if dcfg["edge_masks"]:
                     found += edge_curves(student, [dcfg["kn"]], masks=dcfg["edge_masks"], lr=st["lr"], times=times,
-                                         t0_code=code)
+                                         t0_code=code, reweights=("none",))
                 curves += [dict(common, dt=times, **c) for c in found]
     return curves
 
