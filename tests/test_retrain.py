@@ -33,7 +33,9 @@ def test_retrain_trains_nothing_that_fig2a_and_fig2b_do_not_train():
             cfg = load_config(other, SIMS, quick=quick)
             theirs |= {j.key() for j in importlib.import_module(f"tsdyn.targets.{other}").jobs(cfg, quick=quick)}
         ours = {j.key() for j in target.jobs(load_config("retrain", SIMS, quick=quick), quick=quick)}
-        assert ours <= theirs and (quick or ours == theirs)   # the full study uses every fig2a / fig2b student
+        assert ours <= theirs
+    fig2a = {j.key() for j in importlib.import_module("tsdyn.targets.fig2a").jobs(load_config("fig2a", SIMS), quick=False)}
+    assert fig2a <= {j.key() for j in target.jobs(load_config("retrain", SIMS))}   # every fig2a student is retrained
 
 
 def test_node_start_is_the_kept_weights_order_parameters_and_optimal_v_lowers_eg():
@@ -173,7 +175,7 @@ def test_best_t0_marks_the_lowest_final_error():
 @pytest.mark.slow
 def test_report_end_to_end_on_a_tiny_configuration(tmp_path):
     cfg = dict(sigmas=[0.0], seeds=[0], dt_max=5.0, per_decade=2, draws=2, rank_dts=[5.0], agreement_dts=[1.0, 5.0],
-               engine_replicas=2,
+               engine_replicas=2, lr_scan=[0.5], lr_scan_dt=10.0,
                students={"tiny": dict(M=2, K=3, N=60, lr=0.5, vstar=4.0, steps=1200, kn=[1, 3], sgd_seeds=[0],
                                       sgd_draws=2, edge_kn=[2], edge_masks=2, edge_sigmas=[0.0])},
                during=dict(student="tiny", sigmas=[0.0], t_plateau=2.0, exit_fraction=0.5, t_total=25.0, kn=2,
@@ -213,3 +215,19 @@ def test_exact_initial_eg_is_the_pruning_study_and_the_mean_of_enumerated_subset
     assert all(ours[k] == pytest.approx(study[k], rel=1e-12) for k in ours)
     op = trained_student.params
     assert ours[(2, "random", "none")] == pytest.approx(subset_eg(op, all_subsets(op.K, 2)).mean(), rel=1e-12)
+
+
+def test_perfect_state_repels_above_the_critical_rate_in_the_integrated_odes():
+    from tsdyn.pruning.retrain_stability import critical_lr, growth_rate, perfect_state
+
+    lr_c = critical_lr(2, 4.0)
+    assert 0.1 < lr_c < 0.2
+    assert critical_lr(2, 1.0) == pytest.approx(16 * lr_c, rel=0.01)     # the rate enters as lr v*^2 (Z = 1)
+    s = perfect_state(2, 1, 4.0)
+    rng = np.random.default_rng(0)
+    kick = 1e-4 * rng.standard_normal(2)
+    start = OrderParameters(0.999 * s.Q, 0.999 * s.R, s.T, s.v + kick, s.vstar)   # just inside the domain
+    for lr, grows in ((0.5 * lr_c, False), (2.0 * lr_c, True)):
+        traj = integrate(start, lr=lr, times=[0.0, 200.0])
+        assert (traj.eg[-1] > 10 * traj.eg[0]) == grows, (lr, traj.eg)
+        assert (growth_rate(2, 4.0, lr) > 1e-6) == grows

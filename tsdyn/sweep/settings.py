@@ -168,6 +168,7 @@ class RetrainStudent(Student):
     edge_kn: Annotated[list[PosInt], Field(min_length=0)]
     edge_masks: PosInt
     edge_sigmas: list[NonNegReal]
+    seeds: Seeds | None = None
 
     @model_validator(mode="after")
     def _edge_kn_at_most_k(self):
@@ -199,6 +200,8 @@ class Retrain(Strict):
     rank_dts: Annotated[list[PosReal], Field(min_length=1)]
     agreement_dts: Annotated[list[PosReal], Field(min_length=1)]
     engine_replicas: Annotated[StrictInt, Field(ge=2, le=1000)]
+    lr_scan: Annotated[list[PosReal], Field(min_length=1)]
+    lr_scan_dt: PosReal
     students: Annotated[dict[StrictStr, RetrainStudent], Field(min_length=1)]
     during: During
 

@@ -41,7 +41,7 @@ T0_LABELS = ("plateau", "exit", "end")
 
 def _students(cfg: dict) -> dict[str, dict]:
     """Training configuration of each student: its table with the target's seeds and sigmas."""
-    return {label: {**s, "sigmas": s.get("sigmas") or cfg["sigmas"], "seeds": cfg["seeds"]}
+    return {label: {**s, "sigmas": s.get("sigmas") or cfg["sigmas"], "seeds": s.get("seeds") or cfg["seeds"]}
             for label, s in cfg["students"].items()}
 
 
@@ -76,6 +76,7 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     summary = summary_rows(curves, unpruned, exact0, cfg["rank_dts"])
     claims = claim_rows(summary, cfg["rank_dts"])
     agreement = agreement_rows(curves, cfg["agreement_dts"])
+    lr_rows = _lr_scan(cfg, results)
     during = _during(cfg, results)
     best = best_t0_rows(during, cfg["during"]["t_total"])
     paths = [write_rows(curve_rows(curves), out / "retrain.csv", COLUMNS),
@@ -84,14 +85,37 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
              write_rows(curve_rows(engines, ("M", "K", "kn", "method", "reweight", "sigma", "seed", "engine", "replica")),
                         out / "retrain_engines.csv"),
              write_rows(curve_rows(during, COLUMNS[:-2] + ("t0_label", "t0")), out / "retrain_during.csv"),
-             write_rows(best, out / "retrain_during_best.csv")]
+             write_rows(best, out / "retrain_during_best.csv"), write_rows(lr_rows, out / "retrain_lr.csv")]
     paths += _figure(cfg, curves, unpruned, out) + _during_figure(cfg, during, out)
-    paths.append(_markdown(cfg, summary, claims, agreement, engines, best, out / "retrain.md"))
+    paths.append(_markdown(cfg, summary, claims, agreement, engines, best, lr_rows, out / "retrain.md"))
     return paths
 
 
 def _student(results: dict, st: dict, sigma: float, seed: int) -> TrainedStudent:
     return TrainedStudent.from_trajectory(run(results, training_name(st, sigma, seed)), sigma=sigma, seed=seed)
+
+
+# ------------------------------------------------------------ the learning rate of retraining
+def _lr_scan(cfg: dict, results: dict) -> list[dict]:
+    """ODE retraining of the importance-pruned K' = M student (first seed and sigma) at each rate of ``lr_scan``,
+    beside the critical rate of the perfect state under A6 (:mod:`tsdyn.pruning.retrain_stability`)."""
+    from tsdyn.pruning.retrain import node_start, retrain_ode
+    from tsdyn.pruning.retrain_stability import critical_lr
+
+    rows = []
+    for st in _students(cfg).values():
+        sigma, seed = float(st["sigmas"][0]), int(st["seeds"][0])
+        student = _student(results, st, sigma, seed)
+        keep = np.sort(np.argsort(-np.abs(student.v))[:st["M"]])
+        start = node_start(student.params, keep, "none")
+        lr_c = critical_lr(st["M"], st["vstar"])
+        times = np.array([0.0, cfg["dt_max"], cfg["lr_scan_dt"]])
+        for lr in cfg["lr_scan"]:
+            eg = retrain_ode(start, lr=float(lr), sigma=sigma, times=times)
+            rows.append(dict(M=st["M"], K=st["K"], kn=st["M"], method="importance", reweight="none", sigma=sigma,
+                             seed=seed, lr=float(lr), lr_train=st["lr"], lr_critical_A6=lr_c, eg0=eg[0],
+                             eg_dt_max=eg[1], dt_long=cfg["lr_scan_dt"], eg_long=eg[2]))
+    return rows
 
 
 # ------------------------------------------------------------ part 4: pruning during training
@@ -205,22 +229,22 @@ def _during_figure(cfg: dict, during: list[dict], out: Path) -> list[Path]:
 
 
 # ------------------------------------------------------------ markdown
-def _markdown(cfg, summary, claims, agreement, engines, best, path: Path) -> Path:
+def _markdown(cfg, summary, claims, agreement, engines, best, lr_rows, path: Path) -> Path:
     from tsdyn.atomic import atomic_open
 
     lines = ["# Retraining after pruning (target `retrain`, issue 13)", "",
              "Written by `python -m tsdyn.sweep retrain`; numbers from the CSVs beside this file. "
              "Theory: theory/retraining.md.", "",
              "## Recovery at k_n = M (mean curve over seeds and draws)", "",
-             "| M | K | sigma | method | reweight | level | curves | eps0 exact | eps(0) | eps(10) | eps(100) | "
-             f"eps({cfg['dt_max']:g}) | t to 10 % of final | t to 2x unpruned |", "|" + "---|" * 14]
-    last = f"eg_dt{cfg['dt_max']:g}"
+             "| M | K | sigma | method | reweight | level | curves | eps0 exact | eps(0) | "
+             + " | ".join(f"eps({d:g})" for d in cfg["rank_dts"]) + " | t to 10 % of final | t to 2x unpruned |",
+             "|" + "---|" * (11 + len(cfg["rank_dts"]))]
     for r in summary:
         if r["kn"] == r["M"]:
             lines.append(f"| {r['M']} | {r['K']} | {r['sigma']:g} | {r['method']} | {r['reweight']} | {r['level']} | "
-                         f"{r['curves']} | {r['eg0_exact']:.4g} | {r['eg_dt0']:.4g} | {r.get('eg_dt10', math.nan):.4g} | "
-                         f"{r.get('eg_dt100', math.nan):.4g} | {r[last]:.4g} | "
-                         f"{r['t_within_10pc']:.3g} | {r['t_within_2x_unpruned']:.3g} |")
+                         f"{r['curves']} | {r['eg0_exact']:.4g} | {r['eg_dt0']:.4g} | "
+                         + " | ".join(f"{r[f'eg_dt{d:g}']:.4g}" for d in cfg["rank_dts"])
+                         + f" | {r['t_within_10pc']:.3g} | {r['t_within_2x_unpruned']:.3g} |")
     lines += ["", "## One-shot ranking (Theorems 1-3) after retraining: claims that hold / checked", "",
               "| level | dt | theorem 1 | theorem 2 | theorem 3 |", "|---|---|---|---|---|"]
     for level in ("ode", "sgd"):
@@ -243,6 +267,12 @@ def _markdown(cfg, summary, claims, agreement, engines, best, path: Path) -> Pat
             lines.append(f"- dt = {d:g}: ODE {vals['ode'][0]:.4g}, order engine {np.mean(vals['order']):.4g} "
                          f"+- {np.std(vals['order'], ddof=1) / math.sqrt(len(vals['order'])):.2g}, weights engine "
                          f"{np.mean(vals['weights']):.4g} +- {np.std(vals['weights'], ddof=1) / math.sqrt(len(vals['weights'])):.2g}")
+    lines += ["", "## The learning rate of retraining (ODE, importance-pruned K' = M student, first seed and sigma)", "",
+              "| M | K | lr | eps(0) | " + f"eps({cfg['dt_max']:g}) | eps({cfg['lr_scan_dt']:g}) | critical lr of the "
+              "perfect state (A6, K' = M) |", "|---|---|---|---|---|---|---|"]
+    for r in lr_rows:
+        lines.append(f"| {r['M']} | {r['K']} | {r['lr']:g} | {r['eg0']:.4g} | {r['eg_dt_max']:.4g} | {r['eg_long']:.4g} | "
+                     f"{r['lr_critical_A6']:.3g} |")
     lines += ["", f"## Pruning during training (t0 + dt = {cfg['during']['t_total']:g})", "",
               "| method | reweight | sigma | level | t0 | mean t0 | runs | eps final | best |", "|---|---|---|---|---|---|---|---|---|"]
     for r in best:
