@@ -197,8 +197,8 @@ def _figure(cfg: dict, curves: list[dict], unpruned: dict, out: Path) -> list[Pa
                    title=f"M={M}, K={K}, $k_n$={M}, $\\sigma$={sigma:g}, reweight: {rw}")
             ax.grid(alpha=0.3)
         axrow[0].legend(fontsize=7, ncol=2)
-    fig.suptitle("Recovery after pruning: ODE from each pruned state (lines) and online SGD at N (markers), "
-                 "mean over draws (random edge: SGD only, mask held)")
+    fig.suptitle("Recovery after pruning: ODE from each pruned state (lines), online SGD at N (markers);\n"
+                 "mean over draws (random edge: SGD only, mask held)", fontsize=10)
     return save_figure(fig, out / "retrain")
 
 
