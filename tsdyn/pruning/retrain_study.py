@@ -33,8 +33,9 @@ def _rng(purpose: int, student: TrainedStudent, *labels: int) -> np.random.Gener
 
 
 def node_curves(student: TrainedStudent, kn_values, *, draws: int, sgd_draws: int, N: int, lr: float,
-                times: np.ndarray, t0_code: int = 0, methods=NODE_METHODS) -> list[dict]:
-    """ODE (every draw) and SGD (the first ``sgd_draws`` draws, order engine at N) recovery after node pruning.
+                times: np.ndarray, t0_code: int = 0, methods=NODE_METHODS, sgd_kn=None) -> list[dict]:
+    """ODE (every draw) and SGD (the first ``sgd_draws`` draws, order engine at N; only k_n in ``sgd_kn``
+    if given) recovery after node pruning.
 
     The same subsets serve both reweightings, so their curves are paired. ``t0_code``
     labels the pruning time in the seeds (0: the trained student).
@@ -51,7 +52,7 @@ def node_curves(student: TrainedStudent, kn_values, *, draws: int, sgd_draws: in
                                 rate0=initial_rate(start, lr=lr, sigma=student.sigma)["total"])
                     curves.append(dict(base, level="ode", eg=retrain_ode(start, lr=lr, sigma=student.sigma,
                                                                          times=times)))
-                    if draw < sgd_draws:
+                    if draw < sgd_draws and (sgd_kn is None or kn in sgd_kn):
                         seed = run_seed(student, t0_code, kn, m_code, r_code, draw)
                         curves.append(dict(base, level="sgd", eg=retrain_order(start, N=N, lr=lr, sigma=student.sigma,
                                                                                times=times, seed=seed)))

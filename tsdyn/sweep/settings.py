@@ -169,6 +169,7 @@ class RetrainStudent(Student):
     edge_masks: PosInt
     edge_sigmas: list[NonNegReal]
     seeds: Seeds | None = None
+    sgd_kn: Annotated[list[PosInt], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _edge_kn_at_most_k(self):
@@ -183,6 +184,7 @@ class During(Strict):
 
     student: StrictStr
     sigmas: Sigmas
+    seeds: Seeds | None = None
     t_plateau: PosReal
     exit_fraction: Annotated[Real, Field(gt=0, lt=1)]
     t_total: PosReal
