@@ -23,3 +23,10 @@ AT_INIT_DATA_SEED_OFFSET = 10_000
 AT_INIT_MASK_SEED_OFFSET = 20_000
 #: Pruning at initialisation: offset of the inputs on which the NTK is evaluated.
 AT_INIT_NTK_SEED_OFFSET = 30_000
+
+#: Retraining after pruning (retrain): the DPP and random node subsets of a student (purpose).
+RETRAIN_SUBSET_SEED = 40_000
+#: Retraining after pruning: the random edge masks of a student (purpose).
+RETRAIN_EDGE_MASK_SEED = 41_000
+#: Retraining after pruning: the SGD data (inputs, label noise) of each retraining run (purpose).
+RETRAIN_DATA_SEED = 42_000

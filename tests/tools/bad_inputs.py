@@ -56,6 +56,10 @@ ODE_CONVERGENCE = ('M = 2\nK = 6\nlr = 0.5\nvstar = 4.0\nstart_N = 500\nstarts =
                    'exit_tolerance = 0.2\n')
 
 
+#: The packaged retrain TOML (complete and valid): each retrain case breaks one key of it.
+RETRAIN = (Path(__file__).resolve().parents[2] / "tsdyn" / "sims" / "retrain.toml").read_text()
+
+
 def toml_case(id, text, culprit, target="fig2a"):
     return Case(f"toml-{id}", "sweep", (target, "--sims", "{sims}", "--out", "{out}", "--serial", "--no-progress",
                                         "--no-cache"), (culprit,) if isinstance(culprit, str) else culprit,
@@ -131,6 +135,12 @@ TOML = [
               target="ode_convergence"),
     toml_case("ode-convergence-fraction", ODE_CONVERGENCE.replace("exit_fraction = 0.5", "exit_fraction = 1.5"),
               "exit_fraction", target="ode_convergence"),
+    toml_case("retrain-rank-dt", RETRAIN.replace("rank_dts = [10.0, 100.0, 400.0]", "rank_dts = [10.0, 500.0]"),
+              "rank_dts", target="retrain"),
+    toml_case("retrain-during-student", RETRAIN.replace('student = "K6"', 'student = "K7"'), "during.student",
+              target="retrain"),
+    toml_case("retrain-edge-kn", RETRAIN.replace("edge_kn = [2]", "edge_kn = [7]"), "edge_kn", target="retrain"),
+    toml_case("retrain-t-total", RETRAIN.replace("t_total = 2000.0", "t_total = 1000.0"), "t_total", target="retrain"),
 ]
 
 

@@ -160,6 +160,69 @@ class Pathkernel(Strict):
     students: Annotated[dict[StrictStr, Student], Field(min_length=1)]
 
 
+class RetrainStudent(Student):
+    """A trained student of the retrain target (= fig2a / fig2b's run) and what is retrained from it."""
+
+    sgd_seeds: Annotated[list[Seed], Field(min_length=0)]
+    sgd_draws: PosInt
+    edge_kn: Annotated[list[PosInt], Field(min_length=0)]
+    edge_masks: PosInt
+    edge_sigmas: list[NonNegReal]
+    seeds: Seeds | None = None
+    sgd_kn: Annotated[list[PosInt], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _edge_kn_at_most_k(self):
+        if self.edge_kn and max(self.edge_kn) > self.K:
+            raise ValueError(f"edge_kn must list integers in 1..K = {self.K}, got {self.edge_kn}")
+        _distinct("edge_kn", self.edge_kn)
+        return self
+
+
+class During(Strict):
+    """Part 4 of issue 13: prune during training at the plateau, just after its exit, or at the end."""
+
+    student: StrictStr
+    sigmas: Sigmas
+    seeds: Seeds | None = None
+    t_plateau: PosReal
+    exit_fraction: Annotated[Real, Field(gt=0, lt=1)]
+    t_total: PosReal
+    kn: PosInt
+    draws: PosInt
+    edge_masks: NonNegInt
+
+
+class Retrain(Strict):
+    sigmas: Sigmas
+    seeds: Seeds
+    dt_max: PosReal
+    per_decade: Annotated[StrictInt, Field(ge=1, le=100)]
+    draws: PosInt
+    rank_dts: Annotated[list[PosReal], Field(min_length=1)]
+    agreement_dts: Annotated[list[PosReal], Field(min_length=1)]
+    engine_replicas: Annotated[StrictInt, Field(ge=2, le=1000)]
+    lr_scan: Annotated[list[PosReal], Field(min_length=1)]
+    lr_scan_dt: PosReal
+    students: Annotated[dict[StrictStr, RetrainStudent], Field(min_length=1)]
+    during: During
+
+    @model_validator(mode="after")
+    def _cross(self):
+        for name in ("rank_dts", "agreement_dts"):
+            if max(getattr(self, name)) > self.dt_max:
+                raise ValueError(f"{name} must lie in (0, dt_max = {self.dt_max}], got {getattr(self, name)}")
+        if self.during.student not in self.students:
+            raise ValueError(f"during.student must be one of {sorted(self.students)}, got {self.during.student!r}")
+        st = self.students[self.during.student]
+        if self.during.kn > st.K:
+            raise ValueError(f"during.kn must be an integer in 1..K = {st.K}, got {self.during.kn}")
+        if self.during.t_total * st.N <= st.steps:
+            raise ValueError(f"during.t_total must exceed the training time steps / N = {st.steps / st.N:g}, "
+                             f"got {self.during.t_total}")
+        return self
+
+
 class PruneAtInit(Strict):
     M: PosInt
     N: SizeInt
@@ -238,5 +301,5 @@ class OdeConvergence(Strict):
 MODELS: dict[str, type[Strict]] = {
     "fig2a": Fig2a, "fig2b": Fig2b, "fig3": Fig3, "fig4": Fig4, "theorems": Theorems,
     "ode_vs_sim": OdeVsSim, "ode_convergence": OdeConvergence, "pathkernel": Pathkernel,
-    "prune_at_init": PruneAtInit,
+    "prune_at_init": PruneAtInit, "retrain": Retrain,
 }

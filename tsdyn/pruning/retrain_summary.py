@@ -1,0 +1,124 @@
+"""Tables of the retraining study from its curves: recovery times, rankings, ODE agreement (issue 13).
+
+A *curve* is a dict with the labels of ``figures/retrain.csv`` (M, K, kn, method,
+reweight, sigma, seed, draw, level) and ``dt``, ``eg`` arrays. These functions
+only group and reduce curves (:mod:`tsdyn.pruning.recovery` holds the measures).
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from tsdyn.pruning.recovery import claims, paired_z, time_to_reach, time_within_final
+
+GROUP = ("M", "K", "kn", "method", "reweight", "sigma", "level")
+
+
+def curve_rows(curves: list[dict], columns=("M", "K", "kn", "method", "reweight", "sigma", "seed", "draw", "level")):
+    """One row per (curve, record time): the columns of figures/retrain.csv."""
+    for c in curves:
+        for dt, eg in zip(c["dt"], c["eg"]):
+            yield {**{k: c[k] for k in columns}, "dt": float(dt), "eg": float(eg)}
+
+
+def grouped(curves: list[dict], keys=GROUP) -> dict[tuple, list[dict]]:
+    out: dict[tuple, list[dict]] = defaultdict(list)
+    for c in curves:
+        out[tuple(c[k] for k in keys)].append(c)
+    return dict(out)
+
+
+def value_at(curve: dict, dt: float) -> float:
+    """eps_g of ``curve`` at the record time nearest ``dt``."""
+    return float(curve["eg"][int(np.argmin(np.abs(np.asarray(curve["dt"]) - dt)))])
+
+
+def summary_rows(curves: list[dict], unpruned: dict[tuple, float], exact0: dict[tuple, float],
+                 dts) -> list[dict]:
+    """Per group (:data:`GROUP`): the mean curve's recovery times and its values at Delta t = 0 and ``dts``.
+
+    ``unpruned[(M, K, sigma, seed)]`` is the trained student's eps_g; t_2x asks for the mean curve
+    to come within 2x of its mean over the group's seeds. ``exact0[(M, K, kn, method, reweight,
+    sigma, seed)]`` is the exact expectation of eps_g just after pruning (pruning study).
+    """
+    rows = []
+    for key, group in sorted(grouped(curves).items(), key=lambda kv: tuple(map(str, kv[0]))):
+        lab = dict(zip(GROUP, key))
+        dt = np.asarray(group[0]["dt"])
+        mean = np.mean([c["eg"] for c in group], axis=0)
+        seeds = sorted({c["seed"] for c in group})
+        base = float(np.mean([unpruned[(lab["M"], lab["K"], lab["sigma"], s)] for s in seeds]))
+        ex = [exact0.get((lab["M"], lab["K"], lab["kn"], lab["method"], lab["reweight"], lab["sigma"], s))
+              for s in seeds]
+        row = dict(lab, curves=len(group), seeds=len(seeds), eg_unpruned=base,
+                   eg0_exact=float(np.mean(ex)) if all(e is not None for e in ex) else math.nan,
+                   rate0=float(np.nanmean([c["rate0"] for c in group])) if any(np.isfinite(c["rate0"]) for c in group)
+                   else math.nan,
+                   t_within_10pc=time_within_final(dt, mean, tol=0.1), t_within_2x_unpruned=time_to_reach(dt, mean, 2 * base))
+        for d in (0.0, *dts):
+            row[f"eg_dt{d:g}"] = float(mean[int(np.argmin(np.abs(dt - d)))])
+        rows.append(row)
+    return rows
+
+
+def claim_rows(summary: list[dict], dts) -> list[dict]:
+    """Theorems 1-3 on the group means of ``summary`` at Delta t = 0 and each of ``dts``, per level."""
+    by = defaultdict(dict)
+    for r in summary:
+        by[(r["M"], r["K"], r["kn"], r["sigma"], r["level"])][(r["method"], r["reweight"])] = r
+    rows = []
+    for (M, K, kn, sigma, level), found in sorted(by.items()):
+        for d in (0.0, *dts):
+            means = {mr: r[f"eg_dt{d:g}"] for mr, r in found.items()}
+            for c in claims(means, kn, M):
+                rows.append(dict(M=M, K=K, kn=kn, sigma=sigma, level=level, dt=d, **c))
+    return rows
+
+
+def agreement_rows(curves: list[dict], dts, *, quantile: float = 0.975) -> list[dict]:
+    """Part 5: per (group, seed) with SGD on >= 2 draws, SGD - ODE paired by draw at each of ``dts``.
+
+    ``within`` is |z| <= the Student-t ``quantile`` with draws - 1 degrees of freedom (the "2 s.e."
+    of a mean over few draws); a correct ODE leaves about 95 % of the cells within.
+    """
+    from scipy.stats import t as student_t
+
+    keyed = grouped(curves, GROUP[:-1] + ("seed",))
+    rows = []
+    for key, group in sorted(keyed.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        sgd = {c["draw"]: c for c in group if c["level"] == "sgd"}
+        ode = {c["draw"]: c for c in group if c["level"] == "ode"}
+        draws = sorted(set(sgd) & set(ode))
+        if len(draws) < 2:
+            continue
+        limit = float(student_t.ppf(quantile, len(draws) - 1))
+        for d in dts:
+            s = np.array([[value_at(sgd[j], d)] for j in draws])
+            o = np.array([[value_at(ode[j], d)] for j in draws])
+            mean_diff, z = paired_z(s, o)
+            rows.append(dict(zip(GROUP[:-1] + ("seed",), key), dt=float(d), draws=len(draws),
+                             eg_ode=float(o.mean()), eg_sgd=float(s.mean()), mean_diff=float(mean_diff[0]),
+                             z=float(z[0]), limit=limit, within=bool(abs(z[0]) <= limit)))
+    return rows
+
+
+def best_t0_rows(curves: list[dict], t_total: float) -> list[dict]:
+    """Part 4: per (method, reweight, sigma, level, t0 label) the mean eps_g at t0 + dt = t_total, and the best t0."""
+    final, t0s = defaultdict(list), defaultdict(list)
+    for c in curves:
+        key = (c["method"], c["reweight"], c["sigma"], c["level"], c["t0_label"])
+        final[key].append(float(c["eg"][-1]))
+        t0s[key].append(float(c["t0"]))
+    rows = [dict(method=m, reweight=rw, sigma=s, level=lv, t0_label=lab, t0_mean=float(np.mean(t0s[k])),
+                 t_total=t_total, runs=len(v), eg_final=float(np.mean(v)),
+                 eg_final_sem=float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan)
+            for k, v in sorted(final.items()) for (m, rw, s, lv, lab) in [k]]
+    best: dict[tuple, float] = {}
+    for r in rows:
+        k = (r["method"], r["reweight"], r["sigma"], r["level"])
+        best[k] = min(best.get(k, math.inf), r["eg_final"])
+    for r in rows:
+        r["best"] = bool(r["eg_final"] == best[(r["method"], r["reweight"], r["sigma"], r["level"])])
+    return rows
