@@ -23,3 +23,6 @@ AT_INIT_DATA_SEED_OFFSET = 10_000
 AT_INIT_MASK_SEED_OFFSET = 20_000
 #: Pruning at initialisation: offset of the inputs on which the NTK is evaluated.
 AT_INIT_NTK_SEED_OFFSET = 30_000
+#: Training in segments until specialised (theorems_zc): segment j >= 1 of the run of seed s draws its
+#: data from data seed SEGMENT_DATA_SEED_BASE + 64 s + j (segment 0 is the ordinary run of seed s).
+SEGMENT_DATA_SEED_BASE = 1_000_000
