@@ -19,8 +19,13 @@ from tsdyn.eg import eg_of
 from tsdyn.order_parameters import OrderParameters
 
 
+def plateau_eg(T: np.ndarray, vstar: np.ndarray, K: int, *, lr: float, sigma: float) -> float:
+    """eps_g of the student-symmetric plateau of (T, v*, K, eta, sigma); NaN for K = 1 (no plateau)."""
+    return float(find_plateau(T, vstar, K, lr=lr, sigma=sigma).eg) if K >= 2 else float("nan")
+
+
 def stall_summary(op: OrderParameters, *, lr: float, sigma: float, cos_min: float = COS_MIN) -> dict:
-    """Flat description of the state ``op`` (see the module docstring), CSV-ready."""
+    """Flat description of the state ``op`` (see the module docstring), CSV-ready; the plateau is :func:`plateau_eg`'s."""
     a = alignment(op, cos_min=cos_min)
     norms = np.sqrt(np.outer(np.diag(op.Q), np.diag(op.T)))
     cos = np.abs(op.R / norms)
@@ -30,10 +35,9 @@ def stall_summary(op: OrderParameters, *, lr: float, sigma: float, cos_min: floa
     top2 = np.sort(cos, axis=1)[:, -2:] if op.M > 1 else np.column_stack([cos[:, 0], cos[:, 0]])
     y = pack(op.Q, op.R, op.v)
     drift = OdeRhs(op.T, op.vstar, op.K, lr=lr, lr2=lr, sigma=sigma)(0.0, y)
-    plateau = find_plateau(op.T, op.vstar, op.K, lr=lr, sigma=sigma) if op.K >= 2 else None
     # Teacher node n covered by s_n active nodes: the sizes of the partially specialised state.
     sizes = np.bincount(a.teacher[a.active], minlength=op.M)
-    return dict(eg=float(eg_of(op)), plateau_eg=float(plateau.eg) if plateau else float("nan"),
+    return dict(eg=float(eg_of(op)),
                 covered_teachers=int(covered.size), active_sizes=" ".join(map(str, sizes.tolist())),
                 unaligned_active=int(loose.size),
                 unaligned_cosines=" ".join(f"{cos[i].max():.2f}/{top2[i, 0]:.2f}" for i in loose),

@@ -16,25 +16,38 @@ CAUSE = {"1a": "p_same_block_{k}", "1b": "p_same_block_{k}", "1c": "imp_distinct
          "1c_printed": "imp_distinct_blocks", "1d": "imp_distinct_blocks", "2": "Qii_spread", "3": "p_same_block_{k}"}
 
 
-def _count(verdicts, **match):
-    rs = [r for r in verdicts if all(r[k] == v for k, v in match.items()) and r["kn"] <= r["M"]]
-    return sum(r["holds"] for r in rs), sum(r["seeds"] for r in rs), min((r["min_margin"] for r in rs), default=np.nan)
+class Counter:
+    """(cases held, cases, smallest margin) over the verdict rows at k_n <= M matching given columns (indexed once per column set)."""
+
+    def __init__(self, verdicts: list[dict]):
+        self.rows = [r for r in verdicts if r["kn"] <= r["M"]]
+        self.index: dict = {}
+
+    def __call__(self, **match):
+        keys = tuple(sorted(match))
+        if keys not in self.index:
+            groups = self.index[keys] = defaultdict(list)
+            for r in self.rows:
+                groups[tuple(r[k] for k in keys)].append(r)
+        rs = self.index[keys].get(tuple(match[k] for k in keys), [])
+        return (sum(r["holds"] for r in rs), sum(r["seeds"] for r in rs),
+                min((r["min_margin"] for r in rs), default=np.nan))
 
 
-def verdict_table(verdicts: list[dict], sigma: float) -> list[str]:
+def verdict_table(count: Counter, sigma: float) -> list[str]:
     """Per theorem: holds / cases over every (Z, k_n <= M) point and seed, per level and kernel."""
     cols = [("ansatz", "Q")] + [(lv, k) for lv in ("ode", "sgd", "sgd_800k") for k in ZC_KERNELS]
     lines = ["| theorem | " + " | ".join(f"{lv} {k}" for lv, k in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for t in THEOREMS:
         cells = []
         for lv, k in cols:
-            h, n, m = _count(verdicts, sigma=sigma, level=lv, kernel=k, theorem=t)
+            h, n, m = count(sigma=sigma, level=lv, kernel=k, theorem=t)
             cells.append(f"{h}/{n} (min {m:.2g})" if n else "-")
         lines.append(f"| {t}: {STATEMENT[t]} | " + " | ".join(cells) + " |")
     return lines
 
 
-def differences(verdicts: list[dict], students: list[dict], sigma: float, level: str = "sgd") -> list[str]:
+def differences(count: Counter, students: list[dict], sigma: float, level: str = "sgd") -> list[str]:
     """Per theorem and kernel, the settings where the majority verdict of ``level`` differs from the ansatz, with the cause measure."""
     by_setting = defaultdict(list)
     for s in students:
@@ -44,9 +57,9 @@ def differences(verdicts: list[dict], students: list[dict], sigma: float, level:
     for t in THEOREMS:
         for kernel in ZC_KERNELS:
             diffs = []
-            for M, Z in sorted({(r["M"], r["Z"]) for r in verdicts}):
-                a = _count(verdicts, sigma=sigma, level="ansatz", kernel="Q", theorem=t, M=M, Z=Z)
-                s = _count(verdicts, sigma=sigma, level=level, kernel=kernel, theorem=t, M=M, Z=Z)
+            for M, Z in sorted({(r["M"], r["Z"]) for r in count.rows}):
+                a = count(sigma=sigma, level="ansatz", kernel="Q", theorem=t, M=M, Z=Z)
+                s = count(sigma=sigma, level=level, kernel=kernel, theorem=t, M=M, Z=Z)
                 if not a[1] or not s[1]:
                     continue
                 ansatz_holds, trained_frac = a[0] == a[1], s[0] / s[1]
@@ -79,6 +92,7 @@ def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stall
              "same start to the same t.", "", "## Convergence", "",
              "| M | Z | sigma | rule met | median t_stop | median eps_g at t_stop (SGD / ODE) | median eps_g at t = 1600 | ODE rule met |",
              "|---|---|---|---|---|---|---|---|"]
+    count = Counter(verdicts)
     groups = defaultdict(list)
     for r in runs:
         groups[(r["M"], r["Z"], r["sigma"])].append(r)
@@ -99,9 +113,9 @@ def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stall
                      f"{s['unaligned_cosines'] or '-'} | {s['Qii_max']:.3g} | {s['relative_drift']:.2g} |")
     for sigma in sorted({r["sigma"] for r in verdicts}):
         lines += ["", f"## Verdicts, sigma = {sigma:g}: holds / cases over every (Z, k_n <= M) and seed", ""]
-        lines += verdict_table(verdicts, sigma)
+        lines += verdict_table(count, sigma)
         lines += ["", f"### Where the converged SGD verdict (majority of seeds) differs from the ansatz, sigma = {sigma:g}", ""]
-        lines += differences(verdicts, students, sigma)
+        lines += differences(count, students, sigma)
     lines += ["", "## How far the students are from A6 (median over seeds, sigma = 0, level sgd)", "",
               "| M | Z | active | equal blocks | Q_ii spread | |v| spread | min alignment | cross-block max cos | "
               "P(two of one block), DPP Q / Qcos / rbf at k_n = M | norm bias of Q | importance: distinct blocks at k_n = M |",

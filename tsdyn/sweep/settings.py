@@ -267,6 +267,8 @@ class TheoremsZc(Strict):
     max_subsets: PosInt
     along_M: PosInt
     along_Z: list[PosInt]
+    ode_method: Literal["LSODA", "BDF", "Radau", "DOP853", "RK45", "RK23"]
+    ode_rtol: Annotated[Real, Field(gt=0, lt=1)]
 
     @model_validator(mode="after")
     def _cross(self):

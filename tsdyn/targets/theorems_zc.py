@@ -50,16 +50,27 @@ def jobs(cfg: dict, *, quick: bool = False) -> list[Job]:
                               t_paper=float(cfg["t_paper"]), t_cap=float(cfg["t_cap"]),
                               per_decade=int(cfg["per_decade"]), cos_min=float(cfg["cos_min"]),
                               v_min=float(cfg["v_min"]), max_subsets=int(cfg["max_subsets"]), along=bool(along),
+                              ode_method=str(cfg["ode_method"]), ode_rtol=float(cfg["ode_rtol"]),
                               stream=stream_version("order"))
                 out.append(Job(f"zc-M{M}-K{M * Z}-sigma{float(sigma):g}-seed{int(seed)}",
                                "tsdyn.targets.theorems_zc:study", params,
                                cost=order_cost(steps=int(cfg["t_cap"] * cfg["N"]), M=M, K=M * Z)))
+            out.append(Job(f"zc-plateau-M{M}-K{M * Z}-sigma{float(sigma):g}", "tsdyn.targets.theorems_zc:plateau",
+                           dict(M=M, K=M * Z, lr=float(cfg["lr"]), vstar=float(cfg["vstar"]), sigma=float(sigma)),
+                           cost=1.0))
     return out
+
+
+def plateau(*, M: int, K: int, lr: float, vstar: float, sigma: float) -> dict:
+    """eps_g of the symmetric plateau of one setting (what a stall is compared with)."""
+    from tsdyn.dynamics.stalls import plateau_eg
+
+    return dict(eg=plateau_eg(np.eye(M), np.full(M, vstar), K, lr=lr, sigma=sigma))
 
 
 def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed: int, t_first: float,
           t_paper: float, t_cap: float, per_decade: int, cos_min: float, v_min: float, max_subsets: int,
-          along: bool, stream: str) -> dict:
+          along: bool, ode_method: str, ode_rtol: float, stream: str) -> dict:
     """Train until specialised (order engine, segments), the ODE to the same t, every margin; flat arrays."""
     from tsdyn.dynamics.ode import integrate
     from tsdyn.dynamics.specialise import checkpoints, first_specialised, train_until_specialised
@@ -84,7 +95,7 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
     record = record_grid(t_cap, per_decade=per_decade, tmin=0.1, N=N)
     run = train_until_specialised(segment, None, grid=grid, t_min=t_paper, record_times=record, **thresholds)
     sgd = run.trajectory
-    ode = integrate(sgd.initial, lr=lr, sigma=sigma, times=sgd.times)
+    ode = integrate(sgd.initial, lr=lr, sigma=sigma, times=sgd.times, method=ode_method, rtol=ode_rtol)
     if not ode.success:
         raise RuntimeError(f"ODE from the start of seed {seed} failed: {ode.message}")
     i_stop, i_paper = run.index_at(run.t_stop), run.index_at(t_paper)
@@ -93,7 +104,9 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
     levels = {"ode": ode.at(i_stop), "sgd": sgd.at(i_stop), "sgd_800k": sgd.at(i_paper)}
     tables = {t: [] for t in TABLES}
     for level, op in levels.items():
-        tables["m"] += [dict(level=level, **r) for r in student_rows(op, max_subsets=max_subsets)]
+        # The node-only comparisons beyond k_n = M (enumeration-bound) for the converged student only.
+        budget = max_subsets if level == "sgd" else 0
+        tables["m"] += [dict(level=level, **r) for r in student_rows(op, max_subsets=budget)]
         tables["d"].append(dict(level=level, t=float(sgd.times[i_stop if level != "sgd_800k" else i_paper]),
                                 eg=float(sgd.eg[i_stop] if level == "sgd" else ode.eg[i_stop] if level == "ode"
                                          else sgd.eg[i_paper]), **departures(op)))
@@ -131,7 +144,8 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
                 key = dict(M=M, Z=Z, K=M * Z, sigma=float(sigma), seed=int(seed))
                 rows += [dict(key, **r) for r in _table(res, "m")]
                 students += [dict(key, t_stop=res["t_stop"], met=res["met"], **r) for r in _table(res, "d")]
-                stalls += [dict(key, **r) for r in _table(res, "s")]
+                p_eg = results[f"zc-plateau-M{M}-K{M * Z}-sigma{float(sigma):g}"]["eg"]
+                stalls += [dict(key, plateau_eg=p_eg, **r) for r in _table(res, "s")]
                 training += [dict(key, **r) for r in _table(res, "a")]
                 runs.append(dict(key, t_stop=res["t_stop"], met=res["met"], t_end=res["t_end"],
                                  ode_t_specialised=res["ode_t_specialised"],
