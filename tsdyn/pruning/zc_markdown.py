@@ -73,6 +73,34 @@ def differences(count: Counter, students: list[dict], sigma: float, level: str =
     return out or ["- none: every trained verdict agrees with the ansatz."]
 
 
+def holds_from(training: list[dict], runs: list[dict], sigma: float = 0.0) -> list[str]:
+    """Per along-training setting, k_n, theorem and kernel: from which t the mean margin stays >= 0 (SGD and ODE)."""
+    curves = defaultdict(lambda: defaultdict(list))
+    for r in training:
+        if r["sigma"] == sigma:
+            curves[(r["M"], r["Z"], r["kn"], r["theorem"], r["kernel"], r["level"])][r["t"]].append(r["margin"])
+
+    def since(c):
+        t = np.array(sorted(c))
+        ok = np.array([np.mean(c[x]) >= -1e-10 for x in t])
+        if not ok[-1]:
+            return "never"
+        bad = np.flatnonzero(~ok)
+        return f"{t[bad[-1] + 1] if bad.size else t[0]:.3g}"
+
+    lines = ["| M | Z | k_n | median plateau exit | median t_stop (met) | " +
+             " | ".join(f"{t} {k}" for t, k in (("1a", "Q"), ("1a", "Qcos"), ("1b", "Q"), ("1b", "Qcos"), ("1d", "Qcos"),
+                                                ("2", "Q"), ("3", "Q"))) + " |", "|---" * 12 + "|"]
+    for M, Z, kn in sorted({k[:3] for k in curves}):
+        mine = [r for r in runs if (r["M"], r["Z"], r["sigma"]) == (M, Z, sigma)]
+        stops = [r["t_stop"] for r in mine if r["met"]]
+        cells = [f"{since(curves[(M, Z, kn, t, k, 'sgd')])} / {since(curves[(M, Z, kn, t, k, 'ode')])}"
+                 for t, k in (("1a", "Q"), ("1a", "Qcos"), ("1b", "Q"), ("1b", "Qcos"), ("1d", "Qcos"), ("2", "Q"), ("3", "Q"))]
+        lines.append(f"| {M} | {Z} | {kn} | {np.nanmedian([r['t_exit'] for r in mine]):.3g} | "
+                     f"{np.median(stops) if stops else float('nan'):.3g} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stalls: list[dict],
              training: list[dict], cfg: dict) -> str:
     lines = ["# Theorems 1-3 across the (Z, c) plane: ansatz, ODE and converged SGD students", "",
@@ -90,15 +118,16 @@ def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stall
              f"{cfg['cos_min']:g} with its teacher node, every teacher node covered, the assignment unchanged over the "
              "last doubling. Level sgd: the student when the rule first held (or at the cap); ode: the ODE from the "
              "same start to the same t.", "", "## Convergence", "",
-             "| M | Z | sigma | rule met | median t_stop | median eps_g at t_stop (SGD / ODE) | median eps_g at t = 1600 | ODE rule met |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| M | Z | sigma | rule met | median t_stop | median plateau exit t (SGD / ODE) | median eps_g at t_stop (SGD / ODE) | median eps_g at t = 1600 | ODE rule met |",
+             "|---|---|---|---|---|---|---|---|---|"]
     count = Counter(verdicts)
     groups = defaultdict(list)
     for r in runs:
         groups[(r["M"], r["Z"], r["sigma"])].append(r)
     for (M, Z, sigma), rs in sorted(groups.items()):
         lines.append(f"| {M} | {Z} | {sigma:g} | {sum(r['met'] for r in rs)}/{len(rs)} | "
-                     f"{np.median([r['t_stop'] for r in rs]):g} | {np.median([r['eg_stop'] for r in rs]):.3g} / "
+                     f"{np.median([r['t_stop'] for r in rs]):g} | {np.median([r['t_exit'] for r in rs]):.3g} / "
+                     f"{np.median([r['ode_t_exit'] for r in rs]):.3g} | {np.median([r['eg_stop'] for r in rs]):.3g} / "
                      f"{np.median([r['ode_eg_stop'] for r in rs]):.3g} | {np.median([r['eg_800k'] for r in rs]):.3g} | "
                      f"{sum(np.isfinite(r['ode_t_specialised']) for r in rs)}/{len(rs)} |")
     lines += ["", "## Stalls: runs that did not specialise by the cap, and which fixed point they sit at", "",
@@ -116,6 +145,10 @@ def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stall
         lines += verdict_table(count, sigma)
         lines += ["", f"### Where the converged SGD verdict (majority of seeds) differs from the ansatz, sigma = {sigma:g}", ""]
         lines += differences(count, students, sigma)
+    if training:
+        lines += ["", "## Along training (sigma = 0): from which t the mean margin holds to the end (SGD / ODE)", "",
+                  "`never`: negative at the last record. Plateau exit: eps_g below half the symmetric plateau's.", ""]
+        lines += holds_from(training, runs)
     lines += ["", "## How far the students are from A6 (median over seeds, sigma = 0, level sgd)", "",
               "| M | Z | active | equal blocks | Q_ii spread | |v| spread | min alignment | cross-block max cos | "
               "P(two of one block), DPP Q / Qcos / rbf at k_n = M | norm bias of Q | importance: distinct blocks at k_n = M |",

@@ -33,7 +33,8 @@ def plot_margins(verdicts: list[dict], stem: Path, *, sigma: float = 0.0, kernel
     idx, sets = _index(verdicts), _settings(verdicts)
     cols = 5
     nrows = -(-len(sets) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.7 * nrows), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.7 * nrows), squeeze=False)
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.92, bottom=0.07, hspace=0.45, wspace=0.3)
     for ax, (M, Z) in zip(axes.flat, sets):
         c_line = np.linspace(0, 1 / Z, 101)
         for theorem, colour, line in (("2", "tab:green", theorem2_difference(c_line, Z)),
@@ -59,34 +60,39 @@ def plot_margins(verdicts: list[dict], stem: Path, *, sigma: float = 0.0, kernel
 
 
 def plot_verdicts(verdicts: list[dict], stem: Path) -> list[Path]:
-    """Fraction of seeds where each theorem holds over (setting, k_n <= M), per level and kernel; one figure per sigma."""
+    """Fraction of seeds where each theorem holds over (setting, k_n <= M), per level and kernel; one figure per sigma.
+
+    One image per theorem (few artists: drawing 70 small axes took minutes): column blocks are
+    (level, kernel), k_n = 1..max M inside each block, rows the (M, Z) settings.
+    """
     plt = pyplot()
     idx, sets = _index(verdicts), _settings(verdicts)
     paths = []
     columns = [("ansatz", "Q")] + [(lv, k) for lv in TRAINED for k in ZC_KERNELS]
     kmax = max(M for M, _ in sets)
+    width = kmax + 1                                   # one empty slot between blocks
     for sigma in sorted({r["sigma"] for r in verdicts}):
-        fig, axes = plt.subplots(len(THEOREMS), len(columns), figsize=(1.3 * len(columns) + 1, 1.0 + 0.28 * len(sets) * len(THEOREMS)),
-                                 squeeze=False, sharex=True, sharey=True, constrained_layout=True)
-        for i, theorem in enumerate(THEOREMS):
+        fig, axes = plt.subplots(len(THEOREMS), 1, figsize=(13, 2.0 * len(THEOREMS)), squeeze=False)
+        for ax, theorem in zip(axes[:, 0], THEOREMS):
+            grid = np.full((len(sets), width * len(columns)), np.nan)
             for j, (level, kernel) in enumerate(columns):
-                grid = np.full((len(sets), kmax), np.nan)
                 for a, (M, Z) in enumerate(sets):
                     for k in range(1, M + 1):
                         r = idx.get((M, Z, k, sigma, level, kernel, theorem))
                         if r is not None:
-                            grid[a, k - 1] = r["fraction"]
-                ax = axes[i, j]
-                mesh = ax.imshow(grid, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto", origin="lower")
-                if i == 0:
-                    ax.set_title(f"{level}\n{kernel}", fontsize=7)
-                if j == 0:
-                    ax.set_ylabel(f"Thm {theorem}", fontsize=8)
-                    ax.set_yticks(range(len(sets)), [f"M{M} Z{Z}" for M, Z in sets], fontsize=5)
-                ax.set_xticks(range(kmax), [str(k + 1) for k in range(kmax)], fontsize=6)
-        fig.colorbar(mesh, ax=axes, shrink=0.3, label="fraction of seeds where it holds")
-        fig.suptitle(f"Verdicts over (Z, k_n = cK), sigma = {sigma:g}", fontsize=9)
-        paths += save_figure(fig, Path(f"{stem}_sigma{sigma:g}"))
+                            grid[a, j * width + k - 1] = r["fraction"]
+            mesh = ax.imshow(grid, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto", origin="lower", interpolation="nearest")
+            ax.set_yticks(range(len(sets)), [f"M{M} Z{Z}" for M, Z in sets], fontsize=5)
+            ax.set_xticks([j * width + (kmax - 1) / 2 for j in range(len(columns))],
+                          [f"{lv} {k}" for lv, k in columns], fontsize=7)
+            ax.set_ylabel(f"Thm {theorem}", fontsize=9)
+        axes[-1, 0].set_xlabel(f"(level, kernel); inside each block k_n = 1..{kmax} left to right", fontsize=8)
+        fig.subplots_adjust(left=0.07, right=0.9, top=0.96, bottom=0.04, hspace=0.35)
+        bar = fig.add_axes((0.92, 0.3, 0.015, 0.4))
+        fig.colorbar(mesh, cax=bar, label="fraction of seeds where it holds")
+        fig.suptitle(f"Verdicts over (Z, k_n = cK), sigma = {sigma:g}", fontsize=10)
+        # "0.25" would be taken for a suffix by Path.with_suffix: write sigma0p25.
+        paths += save_figure(fig, Path(f"{stem}_sigma{sigma:g}".replace(".", "p")))
     return paths
 
 
@@ -101,7 +107,8 @@ def plot_theorem1(verdicts: list[dict], stem: Path, *, M: int = 2, sigma: float 
     Zs = sorted({r["Z"] for r in rows})
     kmax = max(r["kn"] for r in rows)
     theorems = ("1a", "1b", "1c", "1d")
-    fig, axes = plt.subplots(len(theorems), len(ZC_KERNELS), figsize=(12, 9), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(len(theorems), len(ZC_KERNELS), figsize=(12, 9), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.86, top=0.93, bottom=0.06, hspace=0.55, wspace=0.25)
     norm = SymLogNorm(linthresh=1e-3, vmin=-0.3, vmax=0.3)
     for i, theorem in enumerate(theorems):
         for j, kernel in enumerate(ZC_KERNELS):
@@ -115,7 +122,7 @@ def plot_theorem1(verdicts: list[dict], stem: Path, *, M: int = 2, sigma: float 
             axes[i, j].set_title(f"Thm {theorem}, kernel {kernel}", fontsize=9)
             axes[i, j].set_xlabel("k_n (right of the line: node-only, k_n > M)", fontsize=7)
             axes[i, j].set_ylabel("Z", fontsize=8)
-    fig.colorbar(mesh, ax=axes, shrink=0.5, label="mean margin per M v*^2 (blue: holds)")
+    fig.colorbar(mesh, cax=fig.add_axes((0.89, 0.25, 0.015, 0.5)), label="mean margin per M v*^2 (blue: holds)")
     fig.suptitle(f"Theorem 1 on converged students (M = {M}, sigma = {sigma:g}, level {level}); blank: not enumerated", fontsize=10)
     return save_figure(fig, stem)
 
@@ -125,7 +132,11 @@ def plot_training(training: list[dict], runs: list[dict], stem: Path, *, sigma: 
     plt = pyplot()
     rows = [r for r in training if r["sigma"] == sigma]
     sets = _settings(rows)
-    fig, axes = plt.subplots(2, len(sets), figsize=(4 * len(sets), 6.5), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(2, len(sets), figsize=(4 * len(sets), 6.5), squeeze=False)
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.9, bottom=0.08, hspace=0.35, wspace=0.25)
+    curves = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        curves[(r["M"], r["Z"], r["kn"], r["theorem"], r["kernel"], r["level"])][r["t"]].append(r["margin"])
     lines = (("1a", "Q", "tab:blue"), ("1a", "Qcos", "tab:cyan"), ("1d", "Qcos", "tab:olive"),
              ("2", "Q", "tab:green"), ("3", "Q", "tab:purple"))
     for j, (M, Z) in enumerate(sets):
@@ -133,17 +144,18 @@ def plot_training(training: list[dict], runs: list[dict], stem: Path, *, sigma: 
             ax = axes[i, j]
             for theorem, kernel, colour in lines:
                 for level, ls in (("sgd", "-"), ("ode", "--")):
-                    pts = defaultdict(list)
-                    for r in rows:
-                        if (r["M"], r["Z"], r["kn"], r["theorem"], r["kernel"], r["level"]) == (M, Z, kn, theorem, kernel, level):
-                            pts[r["t"]].append(r["margin"])
+                    pts = curves.get((M, Z, kn, theorem, kernel, level))
                     if pts:
                         t = sorted(pts)
                         ax.plot(t, [np.mean(pts[x]) for x in t], ls=ls, color=colour,
                                 label=f"{theorem} {kernel} {level}" if j == 0 and i == 0 else None)
-            stops = [r["t_stop"] for r in runs if (r["M"], r["Z"], r["sigma"]) == (M, Z, sigma) and r["met"]]
+            mine = [r for r in runs if (r["M"], r["Z"], r["sigma"]) == (M, Z, sigma)]
+            stops = [r["t_stop"] for r in mine if r["met"]]
             if stops:
                 ax.axvline(np.median(stops), color="k", lw=0.8, ls=":")
+            exits = [r["t_exit"] for r in mine if np.isfinite(r["t_exit"])]
+            if exits:
+                ax.axvline(np.median(exits), color="0.4", lw=0.8, ls="-.")
             ax.axhline(0, color="0.6", lw=0.6)
             ax.set_xscale("log")
             ax.set_yscale("symlog", linthresh=1e-3)
@@ -151,5 +163,6 @@ def plot_training(training: list[dict], runs: list[dict], stem: Path, *, sigma: 
             ax.set_xlabel("t")
     axes[0, 0].legend(fontsize=6)
     fig.suptitle(f"Theorem margins along training (sigma = {sigma:g}): SGD mean (solid), ODE mean (dashed); "
-                 "dotted: median time the specialisation rule held", fontsize=9)
+                 "dotted: median time the specialisation rule held (runs that met it); dash-dotted: median plateau exit "
+                 "(eps_g below half the symmetric plateau's)", fontsize=9)
     return save_figure(fig, stem)

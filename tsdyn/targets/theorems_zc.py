@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tsdyn.atomic import atomic_open
+from tsdyn.dynamics.plateau import first_passage
 from tsdyn.outputs import write_rows
 from tsdyn.pruning.zc import ansatz_rows, verdict_fractions
 from tsdyn.pruning.zc_markdown import markdown
@@ -128,9 +129,8 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
 
 
 def _table(result: dict, table: str) -> list[dict]:
-    cols = {k.split("__", 1)[1]: np.atleast_1d(v) for k, v in result.items() if k.startswith(f"{table}__")}
-    n = len(next(iter(cols.values()))) if cols else 0
-    return [{k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in cols.items()} for i in range(n)]
+    cols = {k.split("__", 1)[1]: np.atleast_1d(v).tolist() for k, v in result.items() if k.startswith(f"{table}__")}
+    return [dict(zip(cols, values)) for values in zip(*cols.values())]
 
 
 def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
@@ -147,7 +147,10 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
                 p_eg = results[f"zc-plateau-M{M}-K{M * Z}-sigma{float(sigma):g}"]["eg"]
                 stalls += [dict(key, plateau_eg=p_eg, **r) for r in _table(res, "s")]
                 training += [dict(key, **r) for r in _table(res, "a")]
-                runs.append(dict(key, t_stop=res["t_stop"], met=res["met"], t_end=res["t_end"],
+                # Plateau exit (as ode_convergence): eps_g first below half the symmetric plateau's.
+                exits = {f"{lv}t_exit": first_passage(res["times"], res[f"{lv or 'sgd_'}eg"], 0.5 * p_eg, after=0.1)
+                         if np.isfinite(p_eg) else float("nan") for lv in ("", "ode_")}
+                runs.append(dict(key, t_stop=res["t_stop"], met=res["met"], t_end=res["t_end"], **exits,
                                  ode_t_specialised=res["ode_t_specialised"],
                                  eg_stop=float(res["sgd_eg"][np.argmin(np.abs(res["times"] - res["t_stop"]))]),
                                  ode_eg_stop=float(res["ode_eg"][np.argmin(np.abs(res["times"] - res["t_stop"]))]),
@@ -156,18 +159,19 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
                                  aligned=" ".join(str(int(a)) for a in np.atleast_1d(res["aligned"]))))
     rows = [{k: r[k] for k in COLUMNS} for r in rows]
     verdicts = verdict_fractions(rows)
-    paths = [write_rows(rows, out / "theorems_zc.csv", COLUMNS),
-             write_rows(verdicts, out / "theorems_zc_verdicts.csv"),
-             write_rows(students, out / "theorems_zc_students.csv"),
-             write_rows(runs, out / "theorems_zc_runs.csv"),
-             write_rows(stalls, out / "theorems_zc_stalls.csv"),
-             write_rows(training, out / "theorems_zc_training.csv")]
-    paths += plot_margins(verdicts, out / "theorems_zc_margins")
-    paths += plot_verdicts(verdicts, out / "theorems_zc_verdicts")
-    paths += plot_theorem1(verdicts, out / "theorems_zc_theorem1")
+    stem = f"theorems_zc{cfg.get('label', '')}"      # the full study writes beside the default one: *_full.*
+    paths = [write_rows(rows, out / f"{stem}.csv", COLUMNS),
+             write_rows(verdicts, out / f"{stem}_verdicts.csv"),
+             write_rows(students, out / f"{stem}_students.csv"),
+             write_rows(runs, out / f"{stem}_runs.csv"),
+             write_rows(stalls, out / f"{stem}_stalls.csv"),
+             write_rows(training, out / f"{stem}_training.csv")]
+    paths += plot_margins(verdicts, out / f"{stem}_margins")
+    paths += plot_verdicts(verdicts, out / f"{stem}_verdicts")
+    paths += plot_theorem1(verdicts, out / f"{stem}_theorem1")
     if training:
-        paths += plot_training(training, runs, out / "theorems_zc_training")
-    path = out / "theorems_zc.md"
+        paths += plot_training(training, runs, out / f"{stem}_training")
+    path = out / f"{stem}.md"
     with atomic_open(path, "w") as fh:
         fh.write(markdown(verdicts, runs, students, stalls, training, cfg))
     return paths + [path]
