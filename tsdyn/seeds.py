@@ -30,3 +30,6 @@ RETRAIN_SUBSET_SEED = 40_000
 RETRAIN_EDGE_MASK_SEED = 41_000
 #: Retraining after pruning: the SGD data (inputs, label noise) of each retraining run (purpose).
 RETRAIN_DATA_SEED = 42_000
+#: Training in segments until specialised (theorems_zc): segment j >= 1 of the run of seed s draws its
+#: data from data seed SEGMENT_DATA_SEED_BASE + 64 s + j (segment 0 is the ordinary run of seed s).
+SEGMENT_DATA_SEED_BASE = 1_000_000

@@ -54,6 +54,9 @@ ODE_CONVERGENCE = ('M = 2\nK = 6\nlr = 0.5\nvstar = 4.0\nstart_N = 500\nstarts =
                    'final_median = 0.03\nfinal_max = 0.08\nexit_sigmas = [0.0]\nexit_Ns = [500, 2000]\n'
                    'exit_starts = 2\nexit_t_final = 20.0\nexit_per_decade = 10\nexit_fraction = 0.5\n'
                    'exit_tolerance = 0.2\n')
+THEOREMS_ZC = ('students = [{ M = 2, Z = [1, 2] }]\nN = 100\nlr = 0.5\nvstar = 4.0\nsigmas = [0.0]\nseeds = [0]\n'
+               't_first = 10.0\nt_paper = 20.0\nt_cap = 40.0\nper_decade = 5\ncos_min = 0.9\nv_min = 0.1\n'
+               'max_subsets = 100\nalong_M = 2\nalong_Z = [2]\node_method = "RK45"\node_rtol = 1e-6\n')
 
 
 #: The packaged retrain TOML (complete and valid): each retrain case breaks one key of it.
@@ -141,6 +144,11 @@ TOML = [
               target="retrain"),
     toml_case("retrain-edge-kn", RETRAIN.replace("edge_kn = [2]", "edge_kn = [7]"), "edge_kn", target="retrain"),
     toml_case("retrain-t-total", RETRAIN.replace("t_total = 2000.0", "t_total = 1000.0"), "t_total", target="retrain"),
+    toml_case("theorems-zc-K-beyond-20", THEOREMS_ZC.replace("Z = [1, 2]", "Z = [1, 11]"), "Z", target="theorems_zc"),
+    toml_case("theorems-zc-t-paper", THEOREMS_ZC.replace("t_paper = 20.0", "t_paper = 30.0"), "t_paper",
+              target="theorems_zc"),
+    toml_case("theorems-zc-cos-min", THEOREMS_ZC.replace("cos_min = 0.9", "cos_min = 1.5"), "cos_min",
+              target="theorems_zc"),
 ]
 
 

@@ -9,6 +9,7 @@ one line naming the file, the table and the key.
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
@@ -297,9 +298,62 @@ class OdeConvergence(Strict):
         return self
 
 
+class ZcStudents(Strict):
+    """One student setting of theorems_zc: M teacher nodes and the values of Z = K / M."""
+
+    M: PosInt
+    Z: Annotated[list[Annotated[StrictInt, Field(ge=1, le=20)]], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _cross(self):
+        _distinct("Z", self.Z)
+        if self.M * max(self.Z) > 20:
+            raise ValueError(f"Z must list integers with K = M Z <= 20 (exact enumeration), got M = {self.M}, Z = {self.Z}")
+        return self
+
+
+class TheoremsZc(Strict):
+    """Theorems 1-3 on converged students across (Z, c) (issue 12), order-parameter engine."""
+
+    students: Annotated[list[ZcStudents], Field(min_length=1)]
+    N: SizeInt
+    lr: PosReal
+    vstar: Real
+    sigmas: Sigmas
+    seeds: Seeds
+    t_first: PosReal
+    t_paper: PosReal
+    t_cap: PosReal
+    per_decade: PosInt
+    cos_min: Annotated[Real, Field(ge=0, le=1)]
+    v_min: NonNegReal
+    max_subsets: PosInt
+    along_M: PosInt
+    along_Z: list[PosInt]
+    ode_method: Literal["LSODA", "BDF", "Radau", "DOP853", "RK45", "RK23"]
+    ode_rtol: Annotated[Real, Field(gt=0, lt=1)]
+    label: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _cross(self):
+        if not self.t_first <= self.t_paper <= self.t_cap:
+            raise ValueError(f"t_first <= t_paper <= t_cap must hold, got {self.t_first}, {self.t_paper}, {self.t_cap}")
+        grid = self.t_first * 2.0 ** round(math.log2(self.t_paper / self.t_first))
+        if abs(grid - self.t_paper) > 1e-9 * self.t_paper:
+            raise ValueError(f"t_paper must be t_first * 2^j (a checkpoint), got {self.t_paper} with t_first = {self.t_first}")
+        if self.t_cap / self.t_first > 2.0 ** 60:
+            raise ValueError(f"t_cap must be <= 2^60 t_first, got {self.t_cap}")
+        small = [M * max(s.Z) for s in self.students for M in [s.M] if M * max(s.Z) + M >= self.N]
+        if small:
+            raise ValueError(f"N must be an integer > K + M for every student (order engine), got {self.N}")
+        _distinct("seeds", self.seeds)
+        _distinct("sigmas", self.sigmas)
+        return self
+
+
 #: The settings model of each target.
 MODELS: dict[str, type[Strict]] = {
-    "fig2a": Fig2a, "fig2b": Fig2b, "fig3": Fig3, "fig4": Fig4, "theorems": Theorems,
+    "fig2a": Fig2a, "fig2b": Fig2b, "fig3": Fig3, "fig4": Fig4, "theorems": Theorems, "theorems_zc": TheoremsZc,
     "ode_vs_sim": OdeVsSim, "ode_convergence": OdeConvergence, "pathkernel": Pathkernel,
     "prune_at_init": PruneAtInit, "retrain": Retrain,
 }

@@ -56,6 +56,8 @@ def markdown(rows: list[dict], cfg: dict) -> str:
              "(k-DPP with kernel Q, Lemma 1), so no verdict below rests on sampling noise. "
              "Hatted errors use the GE-optimal second layer (node) or scale A (edge). "
              "Regenerate with `python -m tsdyn.sweep theorems`.", "",
+             "The (Z, c) plane (converged students at Z = 1-10, three DPP kernels, ODE and ansatz levels): "
+             "[theorems_zc.md](theorems_zc.md), from `python -m tsdyn.sweep theorems_zc`.", "",
              "## Closed form, ideal ansatz (A6)", "",
              "| check | verdict | min margin | where | min margin, non-trivial points* | where |",
              "|---|---|---|---|---|---|"]

@@ -1,0 +1,166 @@
+"""``theorems_zc.md``: the (Z, c) section of the theorem checks, written from the rows (no number typed by hand)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from tsdyn.pruning.zc import THEOREMS, ZC_KERNELS
+
+STATEMENT = {"1a": "E_rand[eps] >= E_DPP[eps]", "1b": "E_rand[epshat] >= E_DPP[epshat]",
+             "1c": "eps_Imp >= E_DPP[eps] (erratum 6)", "1c_printed": "eps_Imp >= E_DPP[epshat] (eq 3 as printed)",
+             "1d": "epshat_Imp >= E_DPP[epshat] (erratum 6)", "2": "E_DPP[eps] >= eps_Edge(E f)",
+             "3": "E_DPP[epshat] <= min_A epshat_Edge(E f)"}
+#: The departure measure that moves each theorem's margin (columns of theorems_zc_students.csv), by kernel.
+CAUSE = {"1a": "p_same_block_{k}", "1b": "p_same_block_{k}", "1c": "imp_distinct_blocks",
+         "1c_printed": "imp_distinct_blocks", "1d": "imp_distinct_blocks", "2": "Qii_spread", "3": "p_same_block_{k}"}
+
+
+class Counter:
+    """(cases held, cases, smallest margin) over the verdict rows at k_n <= M matching given columns (indexed once per column set)."""
+
+    def __init__(self, verdicts: list[dict]):
+        self.rows = [r for r in verdicts if r["kn"] <= r["M"]]
+        self.index: dict = {}
+
+    def __call__(self, **match):
+        keys = tuple(sorted(match))
+        if keys not in self.index:
+            groups = self.index[keys] = defaultdict(list)
+            for r in self.rows:
+                groups[tuple(r[k] for k in keys)].append(r)
+        rs = self.index[keys].get(tuple(match[k] for k in keys), [])
+        return (sum(r["holds"] for r in rs), sum(r["seeds"] for r in rs),
+                min((r["min_margin"] for r in rs), default=np.nan))
+
+
+def verdict_table(count: Counter, sigma: float) -> list[str]:
+    """Per theorem: holds / cases over every (Z, k_n <= M) point and seed, per level and kernel."""
+    cols = [("ansatz", "Q")] + [(lv, k) for lv in ("ode", "sgd", "sgd_800k") for k in ZC_KERNELS]
+    lines = ["| theorem | " + " | ".join(f"{lv} {k}" for lv, k in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for t in THEOREMS:
+        cells = []
+        for lv, k in cols:
+            h, n, m = count(sigma=sigma, level=lv, kernel=k, theorem=t)
+            cells.append(f"{h}/{n} (min {m:.2g})" if n else "-")
+        lines.append(f"| {t}: {STATEMENT[t]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def differences(count: Counter, students: list[dict], sigma: float, level: str = "sgd") -> list[str]:
+    """Per theorem and kernel, the settings where the majority verdict of ``level`` differs from the ansatz, with the cause measure."""
+    by_setting = defaultdict(list)
+    for s in students:
+        if s["sigma"] == sigma and s["level"] == level:
+            by_setting[(s["M"], s["Z"])].append(s)
+    out = []
+    for t in THEOREMS:
+        for kernel in ZC_KERNELS:
+            diffs = []
+            for M, Z in sorted({(r["M"], r["Z"]) for r in count.rows}):
+                a = count(sigma=sigma, level="ansatz", kernel="Q", theorem=t, M=M, Z=Z)
+                s = count(sigma=sigma, level=level, kernel=kernel, theorem=t, M=M, Z=Z)
+                if not a[1] or not s[1]:
+                    continue
+                ansatz_holds, trained_frac = a[0] == a[1], s[0] / s[1]
+                if ansatz_holds != (trained_frac >= 0.5):
+                    cause = CAUSE[t].format(k=kernel)
+                    vals = [x[cause] for x in by_setting[(M, Z)] if cause in x]
+                    diffs.append(f"M={M} Z={Z} (ansatz {'holds' if ansatz_holds else 'fails'}, trained holds "
+                                 f"{s[0]}/{s[1]}; median {cause} = {np.median(vals):.3g})")
+            if diffs:
+                out.append(f"- **{t}, kernel {kernel}**: " + "; ".join(diffs))
+    return out or ["- none: every trained verdict agrees with the ansatz."]
+
+
+def holds_from(training: list[dict], runs: list[dict], sigma: float = 0.0) -> list[str]:
+    """Per along-training setting, k_n, theorem and kernel: from which t the mean margin stays >= 0 (SGD and ODE)."""
+    curves = defaultdict(lambda: defaultdict(list))
+    for r in training:
+        if r["sigma"] == sigma:
+            curves[(r["M"], r["Z"], r["kn"], r["theorem"], r["kernel"], r["level"])][r["t"]].append(r["margin"])
+
+    def since(c):
+        t = np.array(sorted(c))
+        ok = np.array([np.mean(c[x]) >= -1e-10 for x in t])
+        if not ok[-1]:
+            return "never"
+        bad = np.flatnonzero(~ok)
+        return f"{t[bad[-1] + 1] if bad.size else t[0]:.3g}"
+
+    lines = ["| M | Z | k_n | median plateau exit | median t_stop (met) | " +
+             " | ".join(f"{t} {k}" for t, k in (("1a", "Q"), ("1a", "Qcos"), ("1b", "Q"), ("1b", "Qcos"), ("1d", "Qcos"),
+                                                ("2", "Q"), ("3", "Q"))) + " |", "|---" * 12 + "|"]
+    for M, Z, kn in sorted({k[:3] for k in curves}):
+        mine = [r for r in runs if (r["M"], r["Z"], r["sigma"]) == (M, Z, sigma)]
+        stops = [r["t_stop"] for r in mine if r["met"]]
+        cells = [f"{since(curves[(M, Z, kn, t, k, 'sgd')])} / {since(curves[(M, Z, kn, t, k, 'ode')])}"
+                 for t, k in (("1a", "Q"), ("1a", "Qcos"), ("1b", "Q"), ("1b", "Qcos"), ("1d", "Qcos"), ("2", "Q"), ("3", "Q"))]
+        lines.append(f"| {M} | {Z} | {kn} | {np.nanmedian([r['t_exit'] for r in mine]):.3g} | "
+                     f"{np.median(stops) if stops else float('nan'):.3g} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stalls: list[dict],
+             training: list[dict], cfg: dict) -> str:
+    lines = ["# Theorems 1-3 across the (Z, c) plane: ansatz, ODE and converged SGD students", "",
+             "Regenerate with `python -m tsdyn.sweep theorems_zc`. Margins are per unit M v*^2, oriented so that "
+             "the theorem claims `margin >= 0`; DPP, random and importance node pruning are exact expectations "
+             "(enumerated), random edge pruning is the expected network of Lemma 6 at c = k_n/K. Kernels: `Q` (raw), "
+             "`Qcos` (unit diagonal), `rbf` (DIVNET's RBF on post-activations, beta = 10/n, in the limit of many inputs, "
+             "closed form from Q). Data: `theorems_zc.csv` (every margin), `theorems_zc_verdicts.csv`, "
+             "`theorems_zc_runs.csv`, `theorems_zc_students.csv` (departures from A6), `theorems_zc_stalls.csv`, "
+             "`theorems_zc_training.csv`.", "",
+             f"Training: order-parameter engine, N = {cfg['N']}, eta = {cfg['lr']}, v* = {cfg['vstar']}, seeds "
+             f"{cfg['seeds']}, in segments on the doubling grid {cfg['t_first']:g} * 2^j up to the cap t = {cfg['t_cap']:g}, "
+             f"at least to t = {cfg['t_paper']:g} (the paper's 800 000 samples, level sgd_800k). Rule "
+             f"(tsdyn.dynamics.specialise): every active node (|v_i| >= {cfg['v_min']:g} v*/Z) at cosine >= "
+             f"{cfg['cos_min']:g} with its teacher node, every teacher node covered, the assignment unchanged over the "
+             "last doubling. Level sgd: the student when the rule first held (or at the cap); ode: the ODE from the "
+             "same start to the same t.", "", "## Convergence", "",
+             "| M | Z | sigma | rule met | median t_stop | median plateau exit t (SGD / ODE) | median eps_g at t_stop (SGD / ODE) | median eps_g at t = 1600 | ODE rule met |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    count = Counter(verdicts)
+    groups = defaultdict(list)
+    for r in runs:
+        groups[(r["M"], r["Z"], r["sigma"])].append(r)
+    for (M, Z, sigma), rs in sorted(groups.items()):
+        lines.append(f"| {M} | {Z} | {sigma:g} | {sum(r['met'] for r in rs)}/{len(rs)} | "
+                     f"{np.median([r['t_stop'] for r in rs]):g} | {np.median([r['t_exit'] for r in rs]):.3g} / "
+                     f"{np.median([r['ode_t_exit'] for r in rs]):.3g} | {np.median([r['eg_stop'] for r in rs]):.3g} / "
+                     f"{np.median([r['ode_eg_stop'] for r in rs]):.3g} | {np.median([r['eg_800k'] for r in rs]):.3g} | "
+                     f"{sum(np.isfinite(r['ode_t_specialised']) for r in rs)}/{len(rs)} |")
+    lines += ["", "## Stalls: runs that did not specialise by the cap, and which fixed point they sit at", "",
+              "covered: teacher nodes with an aligned active node; unaligned: active nodes below the cosine, as "
+              "`largest/second-largest |cos|` with the teacher nodes; drift: |dy/dt| / |y| of the ODE at the state; "
+              "plateau: eps_g of the student-symmetric fixed point (tsdyn.dynamics.plateau).", "",
+              "| M | Z | sigma | seed | level | t | eps_g | plateau eps_g | covered | active sizes | unaligned | Q_ii max | drift |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in stalls:
+        lines.append(f"| {s['M']} | {s['Z']} | {s['sigma']:g} | {s['seed']} | {s['level']} | {s['t']:g} | {s['eg']:.3g} | "
+                     f"{s['plateau_eg']:.3g} | {s['covered_teachers']}/{s['M']} | {s['active_sizes']} | "
+                     f"{s['unaligned_cosines'] or '-'} | {s['Qii_max']:.3g} | {s['relative_drift']:.2g} |")
+    for sigma in sorted({r["sigma"] for r in verdicts}):
+        lines += ["", f"## Verdicts, sigma = {sigma:g}: holds / cases over every (Z, k_n <= M) and seed", ""]
+        lines += verdict_table(count, sigma)
+        lines += ["", f"### Where the converged SGD verdict (majority of seeds) differs from the ansatz, sigma = {sigma:g}", ""]
+        lines += differences(count, students, sigma)
+    if training:
+        lines += ["", "## Along training (sigma = 0): from which t the mean margin holds to the end (SGD / ODE)", "",
+                  "`never`: negative at the last record. Plateau exit: eps_g below half the symmetric plateau's.", ""]
+        lines += holds_from(training, runs)
+    lines += ["", "## How far the students are from A6 (median over seeds, sigma = 0, level sgd)", "",
+              "| M | Z | active | equal blocks | Q_ii spread | |v| spread | min alignment | cross-block max cos | "
+              "P(two of one block), DPP Q / Qcos / rbf at k_n = M | norm bias of Q | importance: distinct blocks at k_n = M |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    by = defaultdict(list)
+    for s in students:
+        if s["sigma"] == 0 and s["level"] == "sgd":
+            by[(s["M"], s["Z"])].append(s)
+    for (M, Z), ss in sorted(by.items()):
+        med = lambda k: float(np.median([s[k] for s in ss]))  # noqa: E731
+        lines.append(f"| {M} | {Z} | {med('active'):g}/{M * Z} | {sum(s['equal_blocks'] for s in ss)}/{len(ss)} | "
+                     f"{med('Qii_spread'):.2f} | {med('absv_spread'):.2f} | {med('align_min'):.2f} | "
+                     f"{med('cross_block_max'):.2f} | {med('p_same_block_Q'):.3f} / {med('p_same_block_Qcos'):.3f} / "
+                     f"{med('p_same_block_rbf'):.3f} | {med('norm_bias_Q'):.2f} | {med('imp_distinct_blocks'):.2f} of {M} |")
+    return "\n".join(lines) + "\n"
