@@ -19,6 +19,11 @@ import numba
 import numpy as np
 from scipy.special import erf
 
+#: The activations tsdyn knows, by name; their integer codes (the tuple index) specialise the Numba kernels.
+ACTIVATIONS = ("erf", "relu", "linear")
+ERF, RELU, LINEAR = 0, 1, 2
+DEFAULT_ACTIVATION = "erf"
+
 SQRT2 = math.sqrt(2.0)
 #: g'(0) = sqrt(2/pi): the prefactor of the derivative of erf(x/sqrt 2).
 GPRIME_PREFACTOR = math.sqrt(2.0 / math.pi)
@@ -36,19 +41,64 @@ DEFAULT_NOISY_SIGMA = 0.25
 DEFAULT_PER_DECADE = 10
 
 
-def g(x: np.ndarray | float) -> np.ndarray | float:
-    """Activation g(x) = erf(x / sqrt 2) (NOTES.md; erratum 4 of the pruning paper).
+def activation_code(name) -> int:
+    """Integer code of an activation name ("erf" 0, "relu" 1, "linear" 2); one-line ``ValueError`` otherwise."""
+    if isinstance(name, str) and name in ACTIVATIONS:
+        return ACTIVATIONS.index(name)
+    raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, got {name!r}")
+
+
+def activation_pair(activation) -> tuple[str, str]:
+    """``(teacher, student)`` activations from ``activation=``: one name for both, or a (teacher, student) pair.
+
+    Also accepts "teacher/student" (e.g. "erf/relu"), the form of the command lines and TOMLs.
+    """
+    if isinstance(activation, str) and "/" in activation:
+        activation = tuple(activation.split("/"))
+    if isinstance(activation, str):
+        activation_code(activation)
+        return activation, activation
+    try:
+        teacher, student = activation
+    except (TypeError, ValueError):
+        raise ValueError(f"activation must be a name in {ACTIVATIONS} or a (teacher, student) pair of them, "
+                         f"got {activation!r}") from None
+    activation_code(teacher)
+    activation_code(student)
+    return str(teacher), str(student)
+
+
+def activation_label(activation) -> str:
+    """The canonical text of ``activation=``: "relu" for one, "erf/relu" for a (teacher, student) pair."""
+    teacher, student = activation_pair(activation)
+    return teacher if teacher == student else f"{teacher}/{student}"
+
+
+def g(x: np.ndarray | float, activation: str = DEFAULT_ACTIVATION) -> np.ndarray | float:
+    """Activation g(x): erf(x / sqrt 2) (default; NOTES.md, erratum 4 of the pruning paper), max(0, x) or x.
 
     The arcsin closed forms of pruning eqs 5-8 and of the integrals I2, I3, I4 hold only
-    for this activation, which the papers call "sigmoid".
+    for erf, which the papers call "sigmoid"; :mod:`tsdyn.activation_integrals`
+    gives those of the other activations.
     """
-    return erf(np.asarray(x) / SQRT2) if np.ndim(x) else math.erf(float(x) / SQRT2)
+    code = activation_code(activation)
+    if code == ERF:
+        return erf(np.asarray(x) / SQRT2) if np.ndim(x) else math.erf(float(x) / SQRT2)
+    if code == RELU:
+        return np.maximum(np.asarray(x, dtype=float), 0.0) if np.ndim(x) else max(float(x), 0.0)
+    return np.array(x, dtype=float) if np.ndim(x) else float(x)
 
 
-def g_prime(x: np.ndarray | float) -> np.ndarray | float:
-    """Derivative g'(x) = sqrt(2/pi) exp(-x^2 / 2) of :func:`g`."""
+def g_prime(x: np.ndarray | float, activation: str = DEFAULT_ACTIVATION) -> np.ndarray | float:
+    """Derivative of :func:`g`: sqrt(2/pi) exp(-x^2 / 2) (erf), Theta(x) (relu; 0 at x = 0), 1 (linear)."""
+    code = activation_code(activation)
     x = np.asarray(x, dtype=float)
-    out = GPRIME_PREFACTOR * np.exp(-0.5 * x * x)
+    if code == ERF:
+        out = GPRIME_PREFACTOR * np.exp(-0.5 * x * x)
+    elif code == RELU:
+        out = (x > 0.0).astype(float)
+    else:
+        out = np.ones_like(x)
     return out if out.ndim else float(out)
 
 
@@ -64,15 +114,35 @@ def g_prime_scalar(x: float) -> float:
     return GPRIME_PREFACTOR * math.exp(-0.5 * x * x)
 
 
+@numba.njit(cache=True, inline="always")
+def act_scalar(x: float, code: int) -> float:
+    """:func:`g` of activation ``code`` for one float, inside Numba kernels (erf: exactly :func:`g_scalar`)."""
+    if code == ERF:
+        return math.erf(x / SQRT2)
+    if code == RELU:
+        return x if x > 0.0 else 0.0
+    return x
+
+
+@numba.njit(cache=True, inline="always")
+def act_prime_scalar(x: float, code: int) -> float:
+    """:func:`g_prime` of activation ``code`` for one float, inside Numba kernels (erf: exactly :func:`g_prime_scalar`)."""
+    if code == ERF:
+        return GPRIME_PREFACTOR * math.exp(-0.5 * x * x)
+    if code == RELU:
+        return 1.0 if x > 0.0 else 0.0
+    return 1.0
+
+
 def fields(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Pre-activations lambda = w . x / sqrt(N) of every node for every input: x (n, N), w (K, N) -> (n, K)."""
     w = np.asarray(w, dtype=float)
     return np.asarray(x, dtype=float) @ w.T / math.sqrt(w.shape[1])
 
 
-def network_output(w: np.ndarray, v: np.ndarray, x: np.ndarray) -> np.ndarray:
+def network_output(w: np.ndarray, v: np.ndarray, x: np.ndarray, activation: str = DEFAULT_ACTIVATION) -> np.ndarray:
     """Output phi(x) = sum_k v_k g(w_k . x / sqrt N) of a two-layer network for each input (n,)."""
-    return g(fields(w, x)) @ np.asarray(v, dtype=float)
+    return g(fields(w, x), activation) @ np.asarray(v, dtype=float)
 
 
 def first_layer_rate(lr: float, N: int) -> float:

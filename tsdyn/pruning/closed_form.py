@@ -5,6 +5,10 @@ a block, 0 elsewhere; R_in = 1 if node i is in block n; v_i = v*/Z. Then every
 arcsin argument of pruning eqs 5-8 is 1/2 or 0 and the GE of a pruned network has the
 closed forms below (derivations: theory/pruning_lemmas.md). Every function
 broadcasts over arrays of its arguments; GEs are 1/2 E[(Delta phi)^2] (erratum 3).
+
+These closed forms hold for g = erf(x/sqrt 2) only (the arcsin of 1/2 is erf's kernel); for
+ReLU or linear students the exact GE of a pruned network is :func:`tsdyn.pruning.operators.subset_eg`
+with ``activation=``, and no lemma here applies.
 """
 from __future__ import annotations
 

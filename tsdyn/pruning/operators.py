@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tsdyn.conventions import activation_pair
 from tsdyn.checks import check_array, check_choice, check_indices, check_int, check_mask, check_real
 from tsdyn.pruning.dpp import data_kernel, divnet_kernel, principal_submatrices, sample_kdpp
 from tsdyn.eg import eg, eg_of
@@ -100,11 +101,12 @@ def prune_order_parameters(op: OrderParameters, keep, v: np.ndarray | None = Non
     return OrderParameters(op.Q[np.ix_(keep, keep)], op.R[keep], op.T, v_S, op.vstar)
 
 
-def reweighted_second_layer(op: OrderParameters, subsets: np.ndarray, reweight: str | None) -> np.ndarray:
+def reweighted_second_layer(op: OrderParameters, subsets: np.ndarray, reweight: str | None,
+                            activation="erf") -> np.ndarray:
     """v_S of the pruned students ``subsets`` ((B, k) -> (B, k)) after ``reweight`` in NODE_REWEIGHTS.
 
-    ``"divnet-pre"`` / ``"divnet-post"``: DIVNET on pre- / post-activations;
-    ``"optimal"``: the GE-optimal second layer; ``None``: v_S unchanged.
+    ``"divnet-pre"`` / ``"divnet-post"``: DIVNET on pre- / post-activations (post: erf only);
+    ``"optimal"``: the GE-optimal second layer of ``activation``; ``None``: v_S unchanged.
     """
     subsets = check_indices("subsets", subsets, op.K, ndim=2)
     check_choice("reweight", reweight, NODE_REWEIGHTS)
@@ -112,18 +114,27 @@ def reweighted_second_layer(op: OrderParameters, subsets: np.ndarray, reweight: 
         return op.v[subsets]
     if reweight == "optimal":
         Q_S = principal_submatrices(op.Q, subsets)
-        return optimal_second_layer(Q_S, op.R[subsets], op.T, op.vstar)
+        return optimal_second_layer(Q_S, op.R[subsets], op.T, op.vstar, activation)
+    if reweight == "divnet-post" and activation_pair(activation) != ("erf", "erf"):
+        raise ValueError(f"reweight='divnet-post' uses the erf post-activation covariance; activation = {activation!r} "
+                         "needs reweight in (None, 'optimal', 'divnet-pre')")
     if reweight in ("divnet-pre", "divnet-post"):
         C = activation_covariance(op.Q, reweight.split("-")[1])
         return divnet_second_layer(C, op.v, subsets)
     raise ValueError(f"reweight must be one of {NODE_REWEIGHTS}, got {reweight!r}")
 
 
-def subset_eg(op: OrderParameters, subsets: np.ndarray, reweight: str | None = None) -> np.ndarray:
-    """Exact GE (pruning eqs 5-8) of the student pruned to each row of ``subsets``, vectorised: (B, k) -> (B,)."""
+def subset_eg(op: OrderParameters, subsets: np.ndarray, reweight: str | None = None,
+              activation="erf") -> np.ndarray:
+    """Exact GE (pruning eqs 5-8) of the student pruned to each row of ``subsets``, vectorised: (B, k) -> (B,).
+
+    ``activation`` ("erf", "relu", "linear" or a (teacher, student) pair) gives the exact GE of the
+    pruned network of that activation (:func:`tsdyn.eg.eg`); the closed-form lemmas
+    (:mod:`tsdyn.pruning.closed_form`) stay erf-only.
+    """
     subsets = check_indices("subsets", subsets, op.K, ndim=2)
-    v_S = reweighted_second_layer(op, subsets, reweight)
-    return np.atleast_1d(eg(principal_submatrices(op.Q, subsets), op.R[subsets], op.T, v_S, op.vstar))
+    v_S = reweighted_second_layer(op, subsets, reweight, activation)
+    return np.atleast_1d(eg(principal_submatrices(op.Q, subsets), op.R[subsets], op.T, v_S, op.vstar, activation))
 
 
 def node_pruned(op: OrderParameters, keep, reweight: str | None = None) -> OrderParameters:

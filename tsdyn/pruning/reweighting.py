@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from tsdyn.pruning.dpp import principal_submatrices
+from tsdyn.activation_integrals import pair_mean_matrix
+from tsdyn.conventions import activation_code, activation_pair
 from tsdyn.integrals import I2_matrix
 
 #: Relative cut-off of the pseudo-inverse: singular values below it (times the largest) count as 0.
@@ -59,16 +61,24 @@ def divnet_second_layer(C: np.ndarray, v: np.ndarray, subsets: np.ndarray) -> np
     return v[subsets] + np.einsum("bsd,bd->bs", alpha, v[dropped])
 
 
-def optimal_second_layer(Q: np.ndarray, R: np.ndarray, T: np.ndarray, vstar: np.ndarray) -> np.ndarray:
+def optimal_second_layer(Q: np.ndarray, R: np.ndarray, T: np.ndarray, vstar: np.ndarray,
+                         activation="erf") -> np.ndarray:
     """GE-optimal second layer v = I2(Q)^+ I2(R) v* of a (pruned) student, minimising pruning eqs 5-8.
 
     Q (..., k, k) and R (..., k, M) may carry leading batch axes; returns (..., k).
+    ``activation`` other than erf replaces I2 by that activation pair's Gaussian pair mean
+    (:func:`tsdyn.eg.eg`), which keeps the GE quadratic in v, so the same least squares is exact.
     """
     Q, R = np.asarray(Q, dtype=float), np.asarray(R, dtype=float)
     dQ = np.diagonal(Q, axis1=-2, axis2=-1)
     dT = np.diag(np.asarray(T, dtype=float))
-    gram = I2_matrix(dQ, Q, dQ)
-    target = I2_matrix(dQ, R, dT) @ np.asarray(vstar, dtype=float)
+    teacher, student = activation_pair(activation)
+    if teacher == student == "erf":
+        gram, cross = I2_matrix(dQ, Q, dQ), I2_matrix(dQ, R, dT)
+    else:
+        fs, ft = activation_code(student), activation_code(teacher)
+        gram, cross = pair_mean_matrix(fs, fs, dQ, Q, dQ), pair_mean_matrix(fs, ft, dQ, R, dT)
+    target = cross @ np.asarray(vstar, dtype=float)
     return (np.linalg.pinv(gram, rcond=PINV_RCOND, hermitian=True) @ target[..., None])[..., 0]
 
 

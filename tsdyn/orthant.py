@@ -1,0 +1,253 @@
+"""Gaussian orthant probabilities and truncated second moments, the pieces of the ReLU integrals.
+
+For a centred Gaussian X with covariance C and a set S of its coordinates (at most four),
+
+* P(S) = P(X_s > 0 for s in S): closed form for |S| <= 3 (Sheppard; Plackett 1954,
+  P2 = 1/4 + asin(rho)/(2 pi), P3 = 1/8 + sum_{s<t} asin(rho_st)/(4 pi)); for |S| = 4 no
+  elementary closed form is known, and :func:`orthant4` reduces it to a one-dimensional integral
+  by Plackett's identity dP/d rho_ij = phi_2(0, 0; rho_ij) P(others > 0 | X_i = X_j = 0)
+  (the orthant form of Price's theorem) along the path R(s) from a block-diagonal correlation
+  matrix (two independent pairs: P = P2 P2) to R, evaluated by adaptive Gauss-Kronrod (7, 15)
+  to a relative error of :data:`ORTHANT_RTOL` (tests/test_activation_integrals.py: against scipy
+  ``quad`` of the same path, against Genz-free brute-force quadrature and Monte Carlo).
+* E[Y Z 1{X_S > 0}] for two more coordinates Y, Z (:func:`truncated_moment`), by Stein's lemma
+  twice (Tallis 1961, the second moment of the truncated normal at truncation point 0):
+
+      C_YZ P(S) + sum_{k in S} C_Yk sum_{q in S, q != k} (C_Zq - C_Zk C_kq / C_kk)
+                  phi_2(0, 0; C_kk, C_kq, C_qq) P(S \\ {k, q} | X_k = X_q = 0).
+
+  With Y, Z, S fields of the ODE this is every ReLU integral: I4 = E[Theta(u1) Theta(u2) relu(u3)
+  relu(u4)] = E[u3 u4 1{u1, u2, u3, u4 > 0}] and the mixed relu / linear ones.
+
+Coordinates listed twice in S (I4(i, i, a, b), ...) or positively collinear ones count once;
+negatively collinear ones make P(S) = 0. All functions are Numba-compiled (they run inside the
+ODE kernel) and take the covariance matrix and indices into it.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+TWO_PI = 2.0 * math.pi
+#: Error aimed at by the adaptive quadrature of the four-dimensional orthant probability, relative
+#: to the probability (from a first 15-point estimate), at least 1e-16 absolute.
+ORTHANT_RTOL = 1e-11
+#: Narrowest panel of that quadrature (in tau): below it the Kronrod-Gauss difference is rounding.
+MIN_PANEL = 1e-4
+#: Correlations this close to +-1 count as collinear coordinates.
+COLLINEAR = 1e-12
+#: At most this many bisections of the path integral (reached only near singular covariances).
+MAX_PANELS = 400
+
+# Gauss-Kronrod (7, 15) nodes and weights on [-1, 1] (Piessens et al., QUADPACK qk15).
+_XGK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+                 0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+                 0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+                 0.207784955007898467600689403773245, 0.0])
+_WGK = np.array([0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+                 0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+                 0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+                 0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
+_WG = np.array([0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
+                0.381830050505118944950369775488975, 0.417959183673469387755102040816327])
+
+
+@numba.njit(cache=True)
+def corr(c11: float, c12: float, c22: float) -> float:
+    """c12 / sqrt(c11 c22) clipped to [-1, 1] (0 if a variance vanishes)."""
+    d = c11 * c22
+    if not d > 0.0:
+        return 0.0
+    return min(1.0, max(-1.0, c12 / math.sqrt(d)))
+
+
+@numba.njit(cache=True)
+def orthant2(c11: float, c12: float, c22: float) -> float:
+    """P(X1 > 0, X2 > 0) = 1/4 + asin(rho)/(2 pi) (Sheppard)."""
+    return 0.25 + math.asin(corr(c11, c12, c22)) / TWO_PI
+
+
+@numba.njit(cache=True)
+def _p2_given(R, i, j, k, l) -> float:
+    """P(X_k > 0, X_l > 0 | X_i = X_j = 0) for the correlation matrix R (4 x 4)."""
+    r = R[i, j]
+    det = 1.0 - r * r
+    if not det > 0.0:
+        return 0.25
+    # Schur complement of the (i, j) block: C'_ab = R_ab - [R_ai R_aj] A^-1 [R_bi R_bj]^T.
+    def_kk = 1.0 - (R[k, i] ** 2 - 2.0 * r * R[k, i] * R[k, j] + R[k, j] ** 2) / det
+    def_ll = 1.0 - (R[l, i] ** 2 - 2.0 * r * R[l, i] * R[l, j] + R[l, j] ** 2) / det
+    def_kl = R[k, l] - (R[k, i] * R[l, i] - r * (R[k, i] * R[l, j] + R[k, j] * R[l, i]) + R[k, j] * R[l, j]) / det
+    return orthant2(def_kk, def_kl, def_ll)
+
+
+@numba.njit(cache=True)
+def _path_rate(R, a, b, c, d, s, Rs) -> float:
+    """d P4(R(s)) / ds on the path keeping the pairs (a, b), (c, d) and scaling the cross correlations by s."""
+    for x in range(4):
+        for y in range(4):
+            Rs[x, y] = R[x, y]
+    for x, y in ((a, c), (a, d), (b, c), (b, d)):
+        Rs[x, y] = s * R[x, y]
+        Rs[y, x] = Rs[x, y]
+    out = 0.0
+    for x, y, k, l in ((a, c, b, d), (a, d, b, c), (b, c, a, d), (b, d, a, c)):
+        r = Rs[x, y]
+        if R[x, y] != 0.0:
+            out += R[x, y] / (TWO_PI * math.sqrt(max(1.0 - r * r, 1e-300))) * _p2_given(Rs, x, y, k, l)
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _rate_in_tau(R, a, b, c, d, tau, Rs) -> float:
+    """The path rate in tau, s = 1 - (1 - tau)^2: ds = 2 (1 - tau) d tau cancels the (1 - s)^(-1/2)
+    of phi_2 at s = 1 when a cross pair is collinear, so near-singular R stay smooth."""
+    return 2.0 * (1.0 - tau) * _path_rate(R, a, b, c, d, 1.0 - (1.0 - tau) ** 2, Rs)
+
+
+@numba.njit(cache=True)
+def _gk15(R, a, b, c, d, lo, hi, Rs):
+    """(Kronrod 15-point value, |Kronrod - Gauss 7|) of the path rate on [lo, hi] of tau."""
+    half, mid = 0.5 * (hi - lo), 0.5 * (hi + lo)
+    fc = _rate_in_tau(R, a, b, c, d, mid, Rs)
+    k, g = fc * _WGK[7], fc * _WG[3]
+    for j in range(7):
+        f = _rate_in_tau(R, a, b, c, d, mid - half * _XGK[j], Rs) + _rate_in_tau(R, a, b, c, d, mid + half * _XGK[j], Rs)
+        k += _WGK[j] * f
+        if j % 2 == 1:
+            g += _WG[j // 2] * f
+    return k * half, abs((k - g) * half)
+
+
+@numba.njit(cache=True)
+def orthant4_from_corr(R) -> float:
+    """P(X > 0) of a 4-dimensional Gaussian with correlation matrix R (module docstring).
+
+    The path starts from the pairing whose cross correlations are smallest (so the rate
+    phi_2 ~ (1 - s^2 rho^2)^(-1/2) stays smooth), and the integral over s in [0, 1] is
+    bisected where Kronrod and Gauss disagree by more than their share of ORTHANT_RTOL
+    (in tau, s = 1 - (1 - tau)^2: :func:`_rate_in_tau`).
+    """
+    best, pa, pb, pc, pd = 2.0, 0, 1, 2, 3
+    for a, b, c, d in ((0, 1, 2, 3), (0, 2, 1, 3), (0, 3, 1, 2)):
+        worst = max(max(abs(R[a, c]), abs(R[a, d])), max(abs(R[b, c]), abs(R[b, d])))
+        if worst < best:
+            best, pa, pb, pc, pd = worst, a, b, c, d
+    base = (0.25 + math.asin(R[pa, pb]) / TWO_PI) * (0.25 + math.asin(R[pc, pd]) / TWO_PI)
+    Rs = np.empty((4, 4))
+    los = np.empty(MAX_PANELS)
+    his = np.empty(MAX_PANELS)
+    val, err = _gk15(R, pa, pb, pc, pd, 0.0, 1.0, Rs)
+    tol = max(ORTHANT_RTOL * abs(base + val), 1e-16)
+    if err <= tol:
+        return min(1.0, max(0.0, base + val))
+    los[0], his[0], n, total = 0.0, 0.5, 2, 0.0
+    los[1], his[1] = 0.5, 1.0
+    used = 2
+    while n > 0:
+        n -= 1
+        lo, hi = los[n], his[n]
+        val, err = _gk15(R, pa, pb, pc, pd, lo, hi, Rs)
+        if err <= tol * (hi - lo) or used + 2 > MAX_PANELS or hi - lo < MIN_PANEL:
+            total += val
+        else:
+            mid = 0.5 * (lo + hi)
+            los[n], his[n] = lo, mid
+            los[n + 1], his[n + 1] = mid, hi
+            n += 2
+            used += 2
+    return min(1.0, max(0.0, base + total))
+
+
+@numba.njit(cache=True)
+def distinct_set(C, S, n, out) -> int:
+    """Copy the n indices S into ``out`` without repeats or positively collinear coordinates; count.
+
+    Returns -1 if two coordinates are negatively collinear (then P(all > 0) = 0).
+    """
+    m = 0
+    for t in range(n):
+        s = S[t]
+        keep = True
+        for u in range(m):
+            o = out[u]
+            if o == s:
+                keep = False
+                break
+            r = corr(C[s, s], C[s, o], C[o, o])
+            if r >= 1.0 - COLLINEAR:
+                keep = False
+                break
+            if r <= -1.0 + COLLINEAR:
+                return -1
+        if keep:
+            out[m] = s
+            m += 1
+    return m
+
+
+@numba.njit(cache=True)
+def orthant(C, S, n) -> float:
+    """P(X_s > 0 for the n distinct coordinates s in S), n <= 4."""
+    if n == 0:
+        return 1.0
+    if n == 1:
+        return 0.5
+    if n == 2:
+        return orthant2(C[S[0], S[0]], C[S[0], S[1]], C[S[1], S[1]])
+    R = np.empty((n, n))
+    for x in range(n):
+        for y in range(n):
+            R[x, y] = corr(C[S[x], S[x]], C[S[x], S[y]], C[S[y], S[y]])
+    if n == 3:
+        return 0.125 + (math.asin(R[0, 1]) + math.asin(R[0, 2]) + math.asin(R[1, 2])) / (2.0 * TWO_PI)
+    return orthant4_from_corr(R)
+
+
+@numba.njit(cache=True)
+def _orthant_given(C, S, n, k, q) -> float:
+    """P(X_s > 0, s in S minus {k, q} | X_k = X_q = 0): at most two coordinates remain."""
+    rest = np.empty(2, dtype=np.int64)
+    m = 0
+    for t in range(n):
+        if S[t] != k and S[t] != q:
+            rest[m] = S[t]
+            m += 1
+    if m == 0:
+        return 1.0
+    if m == 1:
+        return 0.5
+    det = C[k, k] * C[q, q] - C[k, q] ** 2
+    x, y = rest[0], rest[1]
+    # Schur complement of the (k, q) block for the two remaining coordinates.
+    cxx = C[x, x] - (C[q, q] * C[x, k] ** 2 - 2.0 * C[k, q] * C[x, k] * C[x, q] + C[k, k] * C[x, q] ** 2) / det
+    cyy = C[y, y] - (C[q, q] * C[y, k] ** 2 - 2.0 * C[k, q] * C[y, k] * C[y, q] + C[k, k] * C[y, q] ** 2) / det
+    cxy = C[x, y] - (C[q, q] * C[x, k] * C[y, k] - C[k, q] * (C[x, k] * C[y, q] + C[x, q] * C[y, k])
+                     + C[k, k] * C[x, q] * C[y, q]) / det
+    return orthant2(cxx, cxy, cyy)
+
+
+@numba.njit(cache=True)
+def truncated_moment(C, y: int, z: int, S, n: int) -> float:
+    """E[X_y X_z 1{X_s > 0 for s in S}] (Tallis 1961 at truncation 0; module docstring); S has n <= 4 entries."""
+    D = np.empty(4, dtype=np.int64)
+    m = distinct_set(C, S, n, D)
+    if m < 0:
+        return 0.0
+    total = C[y, z] * orthant(C, D, m)
+    for t in range(m):
+        k = D[t]
+        if C[y, k] == 0.0:
+            continue
+        for u in range(m):
+            if u == t:
+                continue
+            q = D[u]
+            bracket = C[z, q] - C[z, k] * C[k, q] / C[k, k]
+            det = C[k, k] * C[q, q] - C[k, q] ** 2
+            if bracket == 0.0 or not det > 0.0:
+                continue
+            total += C[y, k] * bracket / (TWO_PI * math.sqrt(det)) * _orthant_given(C, D, m, k, q)
+    return total
