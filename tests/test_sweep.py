@@ -151,3 +151,16 @@ def test_experiments_ship_with_the_package(tmp_path, monkeypatch):
                          cwd=tmp_path, check=True).stdout.splitlines()
     assert [line.split()[0] for line in out] == list(TARGETS)
     assert all(len(line.split(maxsplit=1)) == 2 for line in out)
+
+
+def test_theorems_md_is_assembled_from_each_targets_section_in_name_order(tmp_path):
+    from tsdyn.outputs import THEOREM_SECTIONS, assemble_theorems
+
+    assert assemble_theorems(tmp_path) is None
+    sections = tmp_path / THEOREM_SECTIONS
+    sections.mkdir()
+    (sections / "30_retrain.md").write_text("## Retraining\n\nthird\n")
+    (sections / "10_theorems.md").write_text("# Theorems\n\nfirst\n\n")
+    (sections / "20_theorems_zc.md").write_text("## (Z, c)\nsecond")
+    text = assemble_theorems(tmp_path).read_text()
+    assert text == "# Theorems\n\nfirst\n\n## (Z, c)\nsecond\n\n## Retraining\n\nthird\n"

@@ -69,3 +69,24 @@ def _cell(value) -> str:
     if hasattr(value, "item"):  # numpy scalar
         return _cell(value.item())
     return str(value)
+
+
+#: Folder (inside the sweep's output) of the sections of ``theorems.md``: one Markdown file per
+#: target that checks the theorems, named ``NN_target.md`` so that the order is the name order.
+THEOREM_SECTIONS = "theorems.d"
+
+
+def assemble_theorems(out: Path) -> Path | None:
+    """Write ``out/theorems.md`` from the sections in ``out/theorems.d/*.md`` (name order); None if there are none.
+
+    Each target writes only its own section (the theorems target ``10_theorems.md``, theorems_zc
+    ``20_theorems_zc.md``, retrain ``30_retrain.md``), so a sweep of one target keeps the others'.
+    """
+    sections = sorted(Path(out, THEOREM_SECTIONS).glob("*.md"))
+    if not sections:
+        return None
+    text = "\n\n".join(p.read_text().strip("\n") for p in sections) + "\n"
+    path = Path(out, "theorems.md")
+    with atomic_open(path, "w") as fh:
+        fh.write(text)
+    return path

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from tsdyn.checks import check_memory, check_writable
+from tsdyn.outputs import assemble_theorems
 from tsdyn.sweep.cache import Cache, ReadOnlyCache
 from tsdyn.sweep.config import TARGETS, describe_targets, find_sims_dir, load_config, parse_seeds
 from tsdyn.sweep.reports import Reports, remove_stale_staging
@@ -144,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
             _, summary = run_jobs(all_jobs, cache, executor, progress=not args.no_progress,
                                   on_result=reports.job_done, in_flight=in_flight)
             written, incomplete = reports.finish()
+    assembled = assemble_theorems(out)
+    if assembled is not None:
+        written.append(assembled)
     total = time.perf_counter() - start
     print(summary.line())
     print(f"wrote {len(written)} files to {out}/ in {total:.1f} s" + (f"; incomplete: {', '.join(incomplete)}" if incomplete else ""))

@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from tsdyn.atomic import atomic_open
-from tsdyn.outputs import write_rows
+from tsdyn.outputs import THEOREM_SECTIONS, write_rows
 from tsdyn.pruning.theorem_checks import closed_form_rows, simulation_rows, why
 from tsdyn.seeds import EDGE_MASK_SEED
 from tsdyn.sweep.job import Job
@@ -42,7 +42,8 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     out = Path(out)
     columns = list(dict.fromkeys(k for r in rows for k in r))
     paths = [write_rows(rows, out / "theorems.csv", columns)]
-    path = out / "theorems.md"
+    path = out / THEOREM_SECTIONS / "10_theorems.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "w") as fh:
         fh.write(markdown(rows, cfg))
     return paths + [path]
