@@ -36,6 +36,7 @@ import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
 from tqdm import tqdm
 
+from tsdyn.cli_options import add_breadth_arguments, breadth_options
 from tsdyn.checks import check_bool, check_choice, check_int, check_real, check_times, check_tolerance, check_writable
 from tsdyn.atomic import replaced_together
 from tsdyn.conventions import DEFAULT_LR, DEFAULT_N, DEFAULT_PER_DECADE, DEFAULT_TRAIN_STEPS, time_of_step
@@ -280,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use fixed-step explicit Euler with this step instead of the adaptive solver")
     p.add_argument("--freeze-second-layer", action="store_true", help="keep the student's v fixed (dv/dt = 0)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p
+    return add_breadth_arguments(p)
 
 
 def recorded_times(path) -> np.ndarray | None:
@@ -313,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.euler_dt is not None and (args.method != DEFAULT_METHOD or args.rtol != DEFAULT_RTOL
                                           or args.atol != DEFAULT_ATOL):
             raise ValueError("--euler-dt is fixed-step Euler: it takes no --method, --rtol or --atol")
+        breadth = breadth_options(args)
         outputs = {suffix: check_writable("--out", f"{args.out}.{suffix}") for suffix in ("csv", "npz")}
         explicit = parse_times(args.times) if args.times is not None else None
         stored = recorded_times(args.init)      # also checks that --init is readable, before any work
@@ -320,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         traj = integrate(args.init, lr=args.lr, lr2=args.lr2, sigma=args.sigma, tmax=args.tmax, times=times,
                          per_decade=args.per_decade, train_second_layer=not args.freeze_second_layer,
                          method=args.method, rtol=args.rtol, atol=args.atol, euler_dt=args.euler_dt,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, **breadth)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

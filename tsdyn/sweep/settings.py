@@ -14,6 +14,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
+from tsdyn.conventions import activation_label
+from tsdyn.dynamics.schedules import Schedule
 from tsdyn.pathkernel.scores import SCORE_NAMES
 
 #: A real number: int or float, never a bool or a string; the int stays an int.
@@ -41,7 +43,35 @@ def _distinct(name: str, values) -> None:
         raise ValueError(f"{name} must list distinct values, got {values}")
 
 
-class Network(Strict):
+class Breadth(Strict):
+    """The model-breadth keys of a training run (issue 16); absent means today's model.
+
+    activation: "erf", "relu", "linear" or "teacher/student"; weight_decay: kappa >= 0;
+    batch: samples per step >= 1; lr_schedule, lr2_schedule: "constant", "inverse:TAU",
+    "piecewise:F0,T1:F1,..." (:mod:`tsdyn.dynamics.schedules`; lr2_schedule defaults to lr_schedule).
+    """
+
+    activation: StrictStr | None = None
+    weight_decay: NonNegReal | None = None
+    batch: Annotated[StrictInt, Field(ge=1, le=10**6)] | None = None
+    lr_schedule: StrictStr | None = None
+    lr2_schedule: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _breadth_values(self):
+        if self.activation is not None:
+            activation_label(self.activation)
+        for name in ("lr_schedule", "lr2_schedule"):
+            spec = getattr(self, name)
+            if spec is not None:
+                try:
+                    Schedule.parse(spec)
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        return self
+
+
+class Network(Breadth):
     """The teacher-student setting and the training run shared by the training targets."""
 
     M: PosInt
