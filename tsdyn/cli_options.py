@@ -37,15 +37,22 @@ def add_breadth_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser
     return p
 
 
-def breadth_options(args: argparse.Namespace) -> dict:
+def breadth_options(args: argparse.Namespace, *, ode: bool = False) -> dict:
     """The checked, non-default breadth options of parsed ``args`` as keyword arguments.
 
+    ``ode``: the options are for the ODE, which has no reduction for a ReLU student of an
+    erf teacher (:func:`tsdyn.activation_integrals.ode_supported`); refused before any work.
     Raises a one-line ``ValueError`` naming the option and its valid range.
     """
+    from tsdyn.activation_integrals import ode_supported
+
     try:
         activation = cv.activation_label(args.activation)
     except ValueError as exc:
         raise ValueError(f"--activation: {exc}") from None
+    if ode and not ode_supported(activation):
+        raise ValueError(f"--activation {activation}: the ODE has no reduction for a ReLU student of an erf teacher; "
+                         "simulate it instead (python -m tsdyn.simulate --activation erf/relu)")
     options = dict(activation=activation,
                    weight_decay=check_real("--weight-decay", args.weight_decay, low=0.0),
                    batch=check_int("--batch", args.batch, low=1),

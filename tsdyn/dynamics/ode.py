@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.euler_dt is not None and (args.method != DEFAULT_METHOD or args.rtol != DEFAULT_RTOL
                                           or args.atol != DEFAULT_ATOL):
             raise ValueError("--euler-dt is fixed-step Euler: it takes no --method, --rtol or --atol")
-        breadth = breadth_options(args)
+        breadth = breadth_options(args, ode=True)
         outputs = {suffix: check_writable("--out", f"{args.out}.{suffix}") for suffix in ("csv", "npz")}
         explicit = parse_times(args.times) if args.times is not None else None
         stored = recorded_times(args.init)      # also checks that --init is readable, before any work
