@@ -64,3 +64,37 @@ def test_each_option_changes_the_ode():
         if options:
             eg = integrate(start, times=TIMES, **COMMON, **options).eg
             assert np.max(np.abs(eg[1:] / reference[1:] - 1)) > TOLERANCE, name
+
+
+def _linear_rates(t, y, K, M, T, vstar, lr, sigma, kappa, B, f, f2):
+    """The ODE of linear networks written out by hand (g = x, g' = 1: I2 = I3 = I4 = C, J2 = 1), with weight
+    decay (-2 kappa Q, -kappa R, -kappa v), mini-batches (1/B on the lr^2 term) and schedules eta(t) = lr f(t)."""
+    Q = y[:K * K].reshape(K, K)
+    R = y[K * K:K * K + K * M].reshape(K, M)
+    v = y[K * K + K * M:]
+    eta, eta_v = lr * f(t), lr * f2(t)
+    dR = eta * np.outer(v, vstar @ T - v @ R) - kappa * R   # v_i [sum_m v*_m T_mn - sum_j v_j R_jn]
+    first = np.outer(v, R @ vstar - Q @ v)              # v_i [sum_m v*_m R_km - sum_j v_j Q_kj]
+    two_eg = vstar @ T @ vstar - 2 * v @ R @ vstar + v @ Q @ v
+    dQ = eta * (first + first.T) + eta ** 2 / B * np.outer(v, v) * (two_eg + sigma ** 2) - 2 * kappa * Q
+    dv = eta_v * (R @ vstar - Q @ v) - kappa * v
+    return np.concatenate([dQ.ravel(), dR.ravel(), dv])
+
+
+def test_linear_ode_equals_its_hand_written_closed_form_with_every_option():
+    """An independent statement of the ODE for linear networks, integrated by scipy, against integrate()."""
+    from scipy.integrate import solve_ivp
+
+    from tsdyn.dynamics.schedules import Schedule
+
+    start = simulate(N=500, M=2, K=3, vstar=1.0, steps=0, seed=2).initial
+    options = dict(activation="linear", weight_decay=0.03, batch=2, lr_schedule="inverse:5",
+                   lr2_schedule="piecewise:1,3:0.5")
+    f, f2 = Schedule.parse(options["lr_schedule"]).factor, Schedule.parse(options["lr2_schedule"]).factor
+    y0 = np.concatenate([start.Q.ravel(), start.R.ravel(), start.v])
+    args = (3, 2, start.T, start.vstar, 0.4, 0.2, 0.03, 2, f, f2)
+    ref = solve_ivp(_linear_rates, (0.0, 10.0), y0, t_eval=TIMES[TIMES <= 10.0], args=args, rtol=1e-11, atol=1e-12,
+                    method="DOP853")
+    ours = integrate(start, times=TIMES[TIMES <= 10.0], lr=0.4, sigma=0.2, **options)
+    np.testing.assert_allclose(ours.Q.reshape(len(ours.times), -1), ref.y[:9].T, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(ours.v, ref.y[15:].T, rtol=1e-6, atol=1e-8)
