@@ -10,12 +10,20 @@ shows as a deviation growing with t. The engine's cost does not depend on N: eac
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tsdyn.dynamics.convergence import worst_deviation
 from tsdyn.dynamics.ode import integrate
 from tsdyn.simulate import simulate
+
+sys.path.insert(0, str(Path(__file__).parent))
+from breadth_api import needs_breadth  # noqa: E402
+
+pytestmark = needs_breadth
 
 N = 20_000
 T_FINAL = 100.0

@@ -1,5 +1,7 @@
 """The breadth target end to end on a tiny configuration, checked against direct computations."""
 import csv
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,9 @@ from tsdyn.dynamics.ode import integrate
 from tsdyn.simulate import simulate
 from tsdyn.targets import breadth as br
 from tsdyn.targets.students import run
+
+sys.path.insert(0, str(Path(__file__).parent))
+from breadth_api import needs_breadth  # noqa: E402
 
 CFG = dict(M=2, vstar=1.0, start_N=200, seed=0, replicas=2, per_decade=8,
            activations=dict(K=2, lr=0.5, sigma=0.0, activations=["erf", "relu", "linear"], Ns=[60, 240], t_final=4.0),
@@ -30,6 +35,7 @@ def read(path):
         return list(csv.DictReader(fh))
 
 
+@needs_breadth
 def test_jobs_share_one_start_and_differ_by_their_options(done):
     jobs, results, _, _ = done
     assert len({j.name for j in jobs}) == len(jobs) == 3 * (2 * 2 + 1) + 2 * (2 + 1) + 1
@@ -42,6 +48,7 @@ def test_jobs_share_one_start_and_differ_by_their_options(done):
         np.testing.assert_array_equal(run(results, job.name).initial.Q, start.Q)
 
 
+@needs_breadth
 def test_activation_rows_are_each_runs_worst_deviation_from_its_ode(done):
     jobs, results, out, names = done
     assert {"breadth_activations.csv", "breadth_activations_summary.csv", "breadth_annealing.csv",
@@ -62,6 +69,7 @@ def test_activation_rows_are_each_runs_worst_deviation_from_its_ode(done):
         assert float(s["median_worst"]) == pytest.approx(np.median(worst))
 
 
+@needs_breadth
 def test_annealing_rows_fit_the_curves_they_report(done):
     _, results, out, _ = done
     rows = read(out / "breadth_annealing.csv")
