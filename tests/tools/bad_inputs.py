@@ -171,6 +171,12 @@ TOML = [
     toml_case("breadth-N-small", BREADTH.replace("Ns = [500, 5000, 20000]", "Ns = [3, 5000]"), "Ns", target="breadth"),
     toml_case("breadth-quick-typo", BREADTH.replace("[quick.annealing]", "[quick.anealing]"), "anealing",
               target="breadth"),
+    toml_case("breadth-batch-zero", BREADTH.replace("[annealing]\n", "[annealing]\nbatch = 0\n"), "batch",
+              target="breadth"),
+    toml_case("breadth-weight-decay-negative", BREADTH.replace("[annealing]\n", "[annealing]\nweight_decay = -0.1\n"),
+              "weight_decay", target="breadth"),
+    toml_case("breadth-lr2-schedule-garbled", BREADTH.replace("[annealing]\n", '[annealing]\nlr2_schedule = "often"\n'),
+              "lr2_schedule", target="breadth"),
     toml_case("breadth-replicas-zero", BREADTH.replace("replicas = 2", "replicas = 0"), "replicas", target="breadth"),
 ]
 

@@ -404,10 +404,13 @@ class BreadthActivations(Strict):
         return self
 
 
-class BreadthAnnealing(Strict):
-    """Part (b): constant against 1/t-annealed rates with label noise (Saad & Solla's annealing result)."""
+class BreadthAnnealing(Breadth):
+    """Part (b): constant against 1/t-annealed rates with label noise (Saad & Solla's annealing result).
 
-    activation: StrictStr | None = None
+    The breadth keys activation, weight_decay and batch apply to both runs; lr2_schedule to the
+    annealed one (default: lr_schedule), whose first-layer schedule is lr_schedule.
+    """
+
     K: PosInt
     lr: PosReal
     sigma: Annotated[Real, Field(gt=0)]

@@ -61,8 +61,9 @@ def _annealing_cfg(cfg: dict, schedule: str) -> dict:
     a = cfg["annealing"]
     out = dict(M=cfg["M"], K=a["K"], N=a["N"], lr=a["lr"], vstar=cfg["vstar"], steps=int(round(a["t_final"] * a["N"])),
                per_decade=cfg["per_decade"], engine="order", start_N=cfg["start_N"], lr_schedule=schedule)
-    if a.get("activation") is not None:
-        out["activation"] = a["activation"]
+    out.update({k: a[k] for k in ("activation", "weight_decay", "batch") if a.get(k) is not None})
+    if a.get("lr2_schedule") is not None and schedule != "constant":
+        out["lr2_schedule"] = a["lr2_schedule"]
     return out
 
 
@@ -228,8 +229,11 @@ def markdown(cfg: dict, summary: list[dict], ann_rows: list[dict]) -> str:
     lines += [f"| {s['activation']} | {s['N']} | {s['median_worst']:.4f} | {s['max_worst']:.4f} | "
               f"{s['median_curve_worst']:.4f} | {s['eg_final_sgd']:.4g} | {s['eg_final_ode']:.4g} |" for s in summary]
     tau = Schedule.parse(ann["lr_schedule"]).tau
+    options = breadth_params(_annealing_cfg(cfg, ann["lr_schedule"]))
+    options.pop("lr_schedule", None)
+    extra = ", ".join(f"{k} = {v}" for k, v in options.items()) or "erf, no decay, B = 1"
     lines += ["", "## Annealing with label noise (Saad & Solla)", "",
-              f"erf unless set otherwise; K = {ann['K']}, sigma = {ann['sigma']:g}, eta_0 = {ann['lr']:g}; constant "
+              f"{extra}; K = {ann['K']}, sigma = {ann['sigma']:g}, eta_0 = {ann['lr']:g}; constant "
               f"rate against eta(t) = eta_0 / (1 + t / {tau:g}). SGD: N = {ann['N']}, to t = {ann['t_final']:g} "
               f"(median of the replicas); ODE to t = {ann['ode_t_final']:g}. Slope: least squares of log eps_g "
               "on log t over the stated window (expected: -1 annealed, 0 at a constant rate).", "",
