@@ -40,6 +40,9 @@ from tsdyn.cli_options import add_breadth_arguments, breadth_options
 from tsdyn.checks import check_bool, check_choice, check_int, check_real, check_times, check_tolerance, check_writable
 from tsdyn.atomic import replaced_together
 from tsdyn.conventions import DEFAULT_LR, DEFAULT_N, DEFAULT_PER_DECADE, DEFAULT_TRAIN_STEPS, time_of_step
+from tsdyn.activation_integrals import ode_supported
+from tsdyn.conventions import activation_pair
+from tsdyn.dynamics.schedules import Schedule
 from tsdyn.eg import eg
 from tsdyn.dynamics.ode_rhs import OdeRhs, covariance_is_psd, pack, unpack
 from tsdyn.order_parameters import PSD_TOL, OrderParameters
@@ -50,6 +53,8 @@ from tsdyn.trajectory import Trajectory, load_state, record_grid
 DEFAULT_METHOD = "LSODA"
 DEFAULT_RTOL = 1e-9
 DEFAULT_ATOL = 1e-10
+#: Default solver of non-erf students (``benchmarks/bench_relu_ode.py``).
+GENERAL_METHOD = "LSODA"
 #: Horizon of the paper's runs: 800 000 steps at N = 500.
 DEFAULT_TMAX = float(time_of_step(DEFAULT_TRAIN_STEPS, DEFAULT_N))
 SOLVERS = dict(RK45=RK45, RK23=RK23, DOP853=DOP853, Radau=Radau, BDF=BDF, LSODA=LSODA)
@@ -122,8 +127,9 @@ def domain_problem(y: np.ndarray, params: OrderParameters) -> str | None:
 def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma: float = 0.0,
               tmax: float | None = None, times=None, per_decade: int = DEFAULT_PER_DECADE,
               train_second_layer: bool = True,
-              method: str = DEFAULT_METHOD, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-              euler_dt: float | None = None, progress: bool = False) -> Trajectory:
+              method: str | None = None, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+              euler_dt: float | None = None, progress: bool = False, activation="erf",
+              weight_decay: float = 0.0, batch: int = 1, lr_schedule=None, lr2_schedule=None) -> Trajectory:
     """Integrate the order-parameter ODEs of Goldt et al. 2019 (see :mod:`tsdyn.dynamics.ode_rhs`) from ``start``.
 
     Parameters
@@ -138,10 +144,19 @@ def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma:
     per_decade : density of the default log-spaced record grid (:func:`tsdyn.trajectory.record_grid`).
     train_second_layer : False freezes v (dv/dt = 0).
     method, rtol, atol : scipy solver ("LSODA", "BDF", "Radau" use the analytic Jacobian;
-        "DOP853", "RK45", "RK23") and its tolerances.
+        "DOP853", "RK45", "RK23") and its tolerances. None: "LSODA" for erf students,
+        :data:`GENERAL_METHOD` otherwise (see ``benchmarks/bench_relu_ode.py``).
     euler_dt : if given, use fixed-step explicit Euler with this step instead (a
         shorter last step lands on each record time); method/rtol/atol are then unused.
     progress : show a tqdm bar over t.
+    activation : "erf", "relu", "linear" or a "teacher/student" pair
+        (:func:`tsdyn.conventions.activation_pair`); an erf teacher with a relu student has no
+        ODE reduction (:func:`tsdyn.activation_integrals.ode_supported`) and is refused.
+    weight_decay : kappa >= 0 (per-step factor 1 - kappa/N on both layers): dQ/dt -= 2 kappa Q,
+        dR/dt -= kappa R, dv/dt -= kappa v.
+    batch : mini-batch size B >= 1 (the mean gradient of B samples): the lr^2 terms get 1/B.
+    lr_schedule, lr2_schedule : learning-rate schedules (:class:`tsdyn.dynamics.schedules.Schedule`
+        or its text form; None = constant; lr2_schedule None = lr_schedule): eta(t) = lr f(t).
 
     Returns
     -------
@@ -159,15 +174,30 @@ def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma:
     if not check_bool("train_second_layer", train_second_layer):
         lr2 = 0.0
     check_bool("progress", progress)
+    teacher, student = activation_pair(activation)
+    if not ode_supported(activation):
+        raise ValueError(f"activation {teacher}/{student} (erf teacher, relu student) has no ODE reduction; "
+                         "use an engine (tsdyn.simulate) or another pair")
+    label = teacher if teacher == student else f"{teacher}/{student}"
+    weight_decay = check_real("weight_decay", weight_decay, low=0.0, high=1e6)
+    batch = check_int("batch", batch, low=1, high=10**9)
+    schedule = Schedule.parse(lr_schedule)
+    schedule2 = schedule if lr2_schedule is None else Schedule.parse(lr2_schedule)
     if euler_dt is None:
+        if method is None:
+            method = DEFAULT_METHOD if label == "erf" else GENERAL_METHOD
         check_choice("method", method, SOLVE_IVP_METHODS)
         rtol = check_tolerance("rtol", rtol)
         atol = check_tolerance("atol", atol)
     else:
         euler_dt = check_real("euler_dt", euler_dt, low=0.0, low_open=True)
-    rhs = OdeRhs(params.T, params.vstar, params.K, lr=lr, lr2=lr2, sigma=sigma)
+    rhs = OdeRhs(params.T, params.vstar, params.K, lr=lr, lr2=lr2, sigma=sigma, weight_decay=weight_decay,
+                 batch=batch, lr_schedule=schedule, lr2_schedule=schedule2, activation=(teacher, student))
     y0 = pack(params.Q, params.R, params.v)
     info = dict(lr=lr, lr2=lr2, sigma=sigma, train_second_layer=bool(train_second_layer))
+    if (label, weight_decay, batch, schedule.kind, schedule2.kind) != ("erf", 0.0, 1, "constant", "constant"):
+        info.update(activation=label, weight_decay=weight_decay, batch=batch, lr_schedule=schedule.label(),
+                    lr2_schedule=schedule2.label())
     bar = tqdm(total=float(record[-1]), disable=not progress, desc="ode", unit="t",
                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}]")  # no ETA: steps are not linear in t
     started = time.perf_counter()
@@ -177,11 +207,13 @@ def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma:
             ys, reached, success, message, extra = _solve_adaptive(rhs, y0, record, params, method, rtol, atol, bar)
             info.update(method=method, rtol=rtol, atol=atol, **extra)
         else:
-            ys, reached, success, message = _solve_euler(rhs, y0, record, params, euler_dt, bar)
+            ys, reached, success, message = _solve_euler(rhs, y0, record, params, euler_dt, bar, (teacher, student))
             info.update(method="euler", euler_dt=euler_dt, rtol=None, atol=None)
     info.update(nfev=rhs.nfev, seconds=time.perf_counter() - started, success=success, message=message)
     Q, R, v = unpack(ys, params.K, params.M)
-    return Trajectory(times=record[:reached], eg=np.atleast_1d(eg(Q, R, params.T, v, params.vstar)),
+    ge = eg(Q, R, params.T, v, params.vstar) if label == "erf" else eg(Q, R, params.T, v, params.vstar,
+                                                                         activation=(teacher, student))
+    return Trajectory(times=record[:reached], eg=np.atleast_1d(ge),
                       Q=Q, R=R, v=v, T=np.array(params.T), vstar=np.array(params.vstar), initial=params,
                       success=success, message=message, info=info)
 
@@ -219,12 +251,13 @@ def _solve_adaptive(rhs: OdeRhs, y0, record, params, method, rtol, atol, bar):
     return ys, r, True, "reached the last record time", extra
 
 
-def _solve_euler(rhs: OdeRhs, y0, record, params, dt: float, bar):
+def _solve_euler(rhs: OdeRhs, y0, record, params, dt: float, bar, activation=("erf", "erf")):
     """Fixed-step explicit Euler on ``rhs``; the state is checked at every step and record time."""
     ys = np.empty((record.size, y0.size))
     y, t = y0.copy(), 0.0
-    zero = eg(params.Q, params.R, params.T, np.zeros(params.K), params.vstar)
-    eg_bound = DIVERGED_EG_FACTOR * max(float(eg(params.Q, params.R, params.T, params.v, params.vstar)), float(zero))
+    zero = eg(params.Q, params.R, params.T, np.zeros(params.K), params.vstar, activation)
+    eg_bound = DIVERGED_EG_FACTOR * max(float(eg(params.Q, params.R, params.T, params.v, params.vstar, activation)),
+                                        float(zero))
     for r, target in enumerate(record):
         n_full = int(math.floor((target - t) / dt * (1.0 + 1e-12)))
         steps = [dt] * n_full
@@ -244,7 +277,7 @@ def _solve_euler(rhs: OdeRhs, y0, record, params, dt: float, bar):
         if why is not None:
             return ys[:r], r, False, f"stopped at t = {t:.6g}: left the valid domain: {why}"
         Q, R, v = unpack(y, params.K, params.M)
-        e = float(eg(Q, R, params.T, v, params.vstar))
+        e = float(eg(Q, R, params.T, v, params.vstar, activation))
         if not e <= eg_bound:
             return ys[:r], r, False, (f"diverged at t = {t:.6g}: eps_g = {e:.3g} exceeds {eg_bound:.3g} "
                                       f"({DIVERGED_EG_FACTOR:g} x max(eps_g(0), eps_g of v = 0)); explicit "
