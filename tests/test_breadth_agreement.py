@@ -21,9 +21,7 @@ from tsdyn.dynamics.ode import integrate
 from tsdyn.simulate import simulate
 
 sys.path.insert(0, str(Path(__file__).parent))
-from breadth_api import needs_breadth  # noqa: E402
-
-pytestmark = needs_breadth
+from breadth_api import needs_breadth, needs_ode  # noqa: E402
 
 N = 20_000
 T_FINAL = 100.0
@@ -49,6 +47,7 @@ def start():
     return simulate(N=500, M=2, K=2, vstar=1.0, steps=0, seed=0).initial
 
 
+@needs_breadth
 @pytest.mark.parametrize("name", list(CASES))
 def test_order_engine_follows_the_ode_within_ten_percent(name, start):
     options = {**COMMON, **CASES[name]}
@@ -63,6 +62,7 @@ def test_order_engine_follows_the_ode_within_ten_percent(name, start):
     assert np.median(worst) <= TOLERANCE, f"{name}: worst deviations {np.round(worst, 4).tolist()}"
 
 
+@needs_ode
 def test_each_option_changes_the_ode():
     """The agreement above is no accident of options being ignored: each changes eps_g(t) by more than the tolerance
     (some relatively little, so this runs at t = 100, where they have acted longest)."""
@@ -89,6 +89,7 @@ def _linear_rates(t, y, K, M, T, vstar, lr, sigma, kappa, B, f, f2):
     return np.concatenate([dQ.ravel(), dR.ravel(), dv])
 
 
+@needs_ode
 def test_linear_ode_equals_its_hand_written_closed_form_with_every_option():
     """An independent statement of the ODE for linear networks, integrated by scipy, against integrate()."""
     from scipy.integrate import solve_ivp

@@ -22,7 +22,7 @@ from tsdyn.simulate import main as simulate_main, simulate
 from tsdyn.targets.training import breadth_params, training_job, training_name
 
 sys.path.insert(0, str(Path(__file__).parent))
-from breadth_api import needs_breadth  # noqa: E402
+from breadth_api import needs_engines, needs_ode  # noqa: E402
 
 
 def _csv(path) -> dict[str, np.ndarray]:
@@ -65,7 +65,7 @@ OPTIONS = ["--activation", "linear", "--weight-decay", "0.2", "--batch", "3", "-
 KWARGS = dict(activation="linear", weight_decay=0.2, batch=3, lr_schedule="inverse:2", lr2_schedule="piecewise:1,1:0.5")
 
 
-@needs_breadth
+@needs_engines
 def test_simulate_cli_forwards_every_option(tmp_path):
     common = dict(N=60, M=2, K=2, vstar=1.0, steps=300, seed=3, engine="order")
     argv = ["--N", "60", "--M", "2", "--K", "2", "--vstar", "1", "--steps", "300", "--seed", "3", "--engine", "order",
@@ -78,7 +78,7 @@ def test_simulate_cli_forwards_every_option(tmp_path):
     assert direct.info["activation"] == "linear" and direct.info["batch"] == 3
 
 
-@needs_breadth
+@needs_ode
 def test_ode_cli_forwards_every_option(tmp_path):
     start = simulate(N=100, M=2, K=2, vstar=1.0, steps=0, seed=1)
     start.save_npz(tmp_path / "start.npz")
