@@ -2,7 +2,7 @@
 
 The ODEs of tsdyn.dynamics.equations with eta -> eta_0 f(t) (f = 1, or 1 / (1 + t / tau)), integrated by
 scipy from the breadth target's start (seed 0 drawn at N = 500; M = K = 2, v* = 1, sigma = 0.5,
-eta_0 = 0.5). Independent of the fused ODE kernel, so it also checks tsdyn.dynamics.ode's schedules.
+eta_0 = 0.5). Independent of the fused ODE kernel; the fused ODE (integrate(lr_schedule=)) is compared at tau = 300.
 Prints eps_g(t) and the least-squares slope of log eps_g on log t over late windows, and the
 constant-rate floors eps_g(1e5) / (eta sigma^2) for eta = 0.125, 0.25, 0.5.
 Run: ``python tools/breadth_annealing_erf.py`` (about 10 s).
@@ -44,6 +44,12 @@ for tau in (None, 30.0, 100.0, 300.0):
     print(f"tau = {tau}: " + " ".join(f"{t:g}:{x:.3g}" for t, x in zip(times[::3], e[::3])))
     print(f"    slope on [1e3, 2.1e3] {slope(e, 1e3, 2.1e3):.3f}, [2e3, 1e4] {slope(e, 2e3, 1e4):.3f}, "
           f"[1e4, 1e5] {slope(e, 1e4, 1e5):.3f}")
+from tsdyn.dynamics.ode import integrate  # noqa: E402
+
+fused = integrate(start, lr=0.5, sigma=SIGMA, times=np.concatenate([[0.0], times]), lr_schedule="inverse:300").eg[1:]
+print(f"fused ODE (tsdyn.dynamics.ode), tau = 300: slope on [1e4, 1e5] {slope(fused, 1e4, 1e5):.3f}, "
+      f"[5e3, 2e4] {slope(fused, 5e3, 2e4):.3f}; max |fused / readable - 1| = "
+      f"{np.max(np.abs(fused / curve(0.5, 300.0) - 1)):.2e}")
 for lr in (0.125, 0.25, 0.5):
     e = curve(lr, None)
     print(f"constant eta = {lr}: eps_g(1e5) = {e[-1]:.4g}, / (eta sigma^2) = {e[-1] / (lr * SIGMA ** 2):.4f}")

@@ -166,7 +166,7 @@ TOML = [
               BREADTH.replace('lr_schedule = "inverse:300"', 'lr_schedule = "constant"'), "lr_schedule",
               target="breadth"),
     toml_case("breadth-sigma-zero", BREADTH.replace("sigma = 0.5", "sigma = 0.0"), "sigma", target="breadth"),
-    toml_case("breadth-fit-range-beyond", BREADTH.replace("fit_range = [1500.0, 4000.0]", "fit_range = [1500.0, 5000.0]"),
+    toml_case("breadth-fit-range-beyond", BREADTH.replace("fit_range = [5000.0, 20000.0]", "fit_range = [5000.0, 30000.0]"),
               "fit_range", target="breadth"),
     toml_case("breadth-N-small", BREADTH.replace("Ns = [500, 5000, 20000]", "Ns = [3, 5000]"), "Ns", target="breadth"),
     toml_case("breadth-quick-typo", BREADTH.replace("[quick.annealing]", "[quick.anealing]"), "anealing",
