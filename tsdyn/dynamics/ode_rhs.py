@@ -261,6 +261,9 @@ class OdeRhs:
         self.njev = 0
         self.in_domain = True
         self._buffer = None if self.general else arcsin_buffer(self.K, M)
+        if self.general:
+            from tsdyn.orthant import relu_cache
+            self._work = relu_cache(self.K + M)
 
     def rates(self, t: float) -> tuple[float, float]:
         """(lr(t), lr2(t)): the rates scaled by the schedules' factors at t."""
@@ -288,7 +291,7 @@ class OdeRhs:
         if self.general:
             from tsdyn.dynamics.ode_rhs_general import general_rhs
             dy, self.in_domain = general_rhs(y, self.T, self.vstar, self.K, lr, lr2, self.sigma2, self.codes,
-                                             self.batch)
+                                             self.batch, self._work)
         else:
             dy, self.in_domain = rhs(y, self.T, self.vstar, self.K, lr, lr2, self.sigma2, self._buffer, self.batch)
         if self.weight_decay != 0.0:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from tsdyn.activation_integrals import i3, i4, j2, pair_mean
+from tsdyn.activation_integrals import i3, i4_cached, j2, pair_mean
 from tsdyn.dynamics.ode_state import covariance_terms
+from tsdyn.orthant import relu_cache, reset_relu_cache
 
 
 @numba.njit(cache=True)
 def general_rhs_kernel(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: float, lr2: float,
-                       sigma2: float, codes: np.ndarray, lr_sq: float) -> np.ndarray:
+                       sigma2: float, codes: np.ndarray, lr_sq: float, ids, P, W) -> np.ndarray:
     """d y / dt of the module's equations; ``lr_sq`` is the factor of the lr^2 terms (lr^2 / B)."""
     M = T.shape[0]
     L = K + M
@@ -41,6 +42,7 @@ def general_rhs_kernel(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, 
                 acc += c[a] * i3(C, i, b, a, gs, codes[a])
             G[i, b] = acc
     dy = np.zeros(y.shape[0])
+    reset_relu_cache(ids)                           # ReLU's per-4-set pieces, shared by the I4 below
     p = 0
     for i in range(K):
         for k in range(i, K):
@@ -48,7 +50,7 @@ def general_rhs_kernel(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, 
             for a in range(L):
                 for b in range(a, L):
                     w = c[a] * c[b] * (2.0 if b > a else 1.0)
-                    H += w * i4(C, i, k, a, b, gs, codes[a], codes[b])
+                    H += w * i4_cached(C, i, k, a, b, gs, codes[a], codes[b], ids, P, W)
             dy[p] = -lr * (c[i] * G[i, k] + c[k] * G[k, i]) + lr_sq * c[i] * c[k] * (H + sigma2 * j2(C, i, k, gs))
             p += 1
     for i in range(K):
@@ -65,11 +67,15 @@ def general_rhs_kernel(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, 
     return dy
 
 
-def general_rhs(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, codes, batch: int = 1
-                ) -> tuple[np.ndarray, bool]:
-    """(d y / dt, whether it is finite) for field activation ``codes`` (K students, M teachers)."""
+def general_rhs(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, codes, batch: int = 1,
+                work: tuple | None = None) -> tuple[np.ndarray, bool]:
+    """(d y / dt, whether it is finite) for field activation ``codes`` (K students, M teachers).
+
+    ``work`` is an optional :func:`tsdyn.orthant.relu_cache` workspace to reuse.
+    """
+    work = relu_cache(len(codes)) if work is None else work
     dy = general_rhs_kernel(np.asarray(y, dtype=float), T, vstar, int(K), float(lr), float(lr2), float(sigma2),
-                            np.asarray(codes, dtype=np.int64), lr * lr / batch)
+                            np.asarray(codes, dtype=np.int64), lr * lr / batch, *work)
     return dy, bool(np.all(np.isfinite(dy)))
 
 
@@ -80,11 +86,12 @@ def general_jacobian(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, 
     n = y.size
     J = np.empty((n, n))
     codes = np.asarray(codes, dtype=np.int64)
+    work = relu_cache(len(codes))
     for x in range(n):
         h = step * max(1.0, abs(y[x]))
         up, down = y.copy(), y.copy()
         up[x] += h
         down[x] -= h
-        J[:, x] = (general_rhs_kernel(up, T, vstar, K, lr, lr2, sigma2, codes, lr * lr / batch)
-                   - general_rhs_kernel(down, T, vstar, K, lr, lr2, sigma2, codes, lr * lr / batch)) / (2.0 * h)
+        J[:, x] = (general_rhs_kernel(up, T, vstar, K, lr, lr2, sigma2, codes, lr * lr / batch, *work)
+                   - general_rhs_kernel(down, T, vstar, K, lr, lr2, sigma2, codes, lr * lr / batch, *work)) / (2.0 * h)
     return J
