@@ -10,6 +10,10 @@ Euler as in the existing codes. Both return a :class:`tsdyn.trajectory.Trajector
 at the record times, like the simulator, so theory and simulation started from
 the same state overlay directly.
 
+Issue 16 options: ``activation`` (erf: the fused kernel; relu, linear and mixed pairs: the general
+kernel of :mod:`tsdyn.dynamics.ode_rhs_general`), ``weight_decay``, ``batch`` and learning-rate
+schedules (:mod:`tsdyn.dynamics.schedules`), all applied in :class:`tsdyn.dynamics.ode_rhs.OdeRhs`.
+
 Domain guard: the joint covariance [[Q, R], [R^T, T]] must stay positive
 semi-definite (which keeps every arcsin argument of the integrals in [-1, 1]).
 It is checked after every solver step and at every record time (Euler: the
