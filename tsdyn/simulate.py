@@ -18,6 +18,7 @@ import numpy as np
 
 from tsdyn import conventions as cv
 from tsdyn.atomic import replaced_together
+from tsdyn.cli_options import add_breadth_arguments, breadth_options
 from tsdyn.checks import DivergenceError, check_mask, check_memory, check_writable
 from tsdyn.dynamics.run import RunSettings, record_steps
 from tsdyn.dynamics.weights_engine import STREAM_VERSION, Networks, memory_needed, run_weights
@@ -159,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m tsdyn.simulate",
         description="Online SGD of a two-layer student (K nodes) learning a two-layer teacher (M nodes), "
                     "g = erf(x/sqrt2). Defaults are the pruning paper's setting. Writes PREFIX.csv "
-                    "(t, eg[, test_mse]), PREFIX.npz (order parameters, weights) and PREFIX.png (eg(t)).",
+                    "(t, eg[, test_mse]), PREFIX.npz (order parameters, weights) and PREFIX.png (eg(t)). "
+                    "--activation, --weight-decay, --batch and --lr-schedule widen the model (issue 16).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--N", type=int, default=cv.DEFAULT_N, help="input dimension")
     p.add_argument("--M", type=int, default=None, help="teacher hidden nodes (default 2, or the start's)")
@@ -188,7 +190,7 @@ def _parser() -> argparse.ArgumentParser:
                         "its final state)")
     p.add_argument("--out", default="simulation", help="output prefix of the .csv, .npz and .png files")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p
+    return add_breadth_arguments(p)
 
 
 def plot_eg(traj: Trajectory, path: str | Path) -> Path:
@@ -219,10 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Before the run: a result that cannot be written is a result lost.
         outputs = [check_writable("--out", f"{args.out}.{suffix}") for suffix in ("csv", "npz", "png")]
+        breadth = breadth_options(args)
         traj = simulate(N=args.N, M=args.M, K=args.K, lr=args.lr, lr2=args.lr2, sigma=args.sigma, vstar=vstar,
                         steps=args.steps, seed=args.seed, data_seed=args.data_seed, init_scale=args.init_scale, per_decade=args.per_decade,
                         train_second_layer=not args.freeze_second_layer, test_samples=args.test_samples,
-                        progress=not args.no_progress, engine=args.engine, start=args.start)
+                        progress=not args.no_progress, engine=args.engine, start=args.start, **breadth)
     except (ValueError, DivergenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ from tsdyn.sweep.toml_errors import checked as _checked, unknown_keys
 
 #: Every target, in the order the full sweep runs and reports them.
 TARGETS = ("fig2a", "fig2b", "fig3", "fig4", "theorems", "theorems_zc", "ode_vs_sim", "ode_convergence",
-           "pathkernel", "prune_at_init", "retrain")
+           "pathkernel", "prune_at_init", "retrain", "breadth")
 
 
 def find_sims_dir(explicit: str | os.PathLike | None = None) -> Path:
