@@ -34,7 +34,8 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
              init_scale: float = 1.0, times: Sequence[float] | np.ndarray | None = None,
              per_decade: int = cv.DEFAULT_PER_DECADE,
              train_second_layer: bool = True, test_samples: int = 0, mask: np.ndarray | None = None,
-             progress: bool = False, engine: str = "weights", start=None) -> Trajectory:
+             progress: bool = False, engine: str = "weights", start=None, activation="erf",
+             weight_decay: float = 0.0, batch: int = 1, lr_schedule=None, lr2_schedule=None) -> Trajectory:
     """Train a student (K nodes) on a teacher (M nodes) by online SGD; record its order parameters.
 
     Pruning paper Sec. 2 (model) and Sec. 4 (setting); the update is that of
@@ -79,6 +80,12 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
         weights-engine run), e.g. a pruned student to retrain (``mask`` then
         holds pruned first-layer weights at 0). M, K (and N for weights) and
         vstar are the start's (passing others is an error); ``init_scale`` is unused.
+    activation : "erf" (default), "relu", "linear", or a "teacher/student" pair such as "erf/relu".
+    weight_decay : kappa in [0, N): each step multiplies w and v by (1 - kappa/N) before the gradient step.
+    batch : samples per SGD step (>= 1); the gradient is their mean and t = steps / N (B * steps samples).
+    lr_schedule, lr2_schedule : ``"constant"``, ``"inverse:TAU"`` or ``"piecewise:F0,T1:F1,..."``
+        (:mod:`tsdyn.dynamics.schedules`): eta(t) = lr f(t); lr2_schedule defaults to lr_schedule.
+        The weights engine only, so far (the order engine refuses non-default values).
 
     Returns
     -------
@@ -115,8 +122,12 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
         N=cv.DEFAULT_N if N is None else N, M=cv.DEFAULT_M if M is None else M, K=cv.DEFAULT_K if K is None else K, lr=lr, lr2=lr2, sigma=sigma,
         vstar=cv.DEFAULT_VSTAR if vstar is None else vstar, steps=steps, seed=seed, data_seed=data_seed,
         init_scale=init_scale, per_decade=per_decade, train_second_layer=train_second_layer,
-        test_samples=test_samples)
+        test_samples=test_samples, activation=activation, weight_decay=weight_decay, batch=batch,
+        lr_schedule=lr_schedule, lr2_schedule=lr2_schedule)
     records = record_steps(times, settings)
+    if engine == "order" and not settings.is_default_model:
+        raise ValueError("activation, weight_decay, batch and lr schedules other than the defaults are not yet "
+                         "supported by engine='order'; use engine='weights'")
     if engine == "order":
         return simulate_order(settings, records, start, progress=progress)
     check_memory(f"a run with N = {settings.N}, K = {settings.K}, M = {settings.M}",
