@@ -33,3 +33,6 @@ RETRAIN_DATA_SEED = 42_000
 #: Training in segments until specialised (theorems_zc): segment j >= 1 of the run of seed s draws its
 #: data from data seed SEGMENT_DATA_SEED_BASE + 64 s + j (segment 0 is the ordinary run of seed s).
 SEGMENT_DATA_SEED_BASE = 1_000_000
+#: Final weights drawn in law from an order-engine run's order parameters (tsdyn.dynamics.weights_in_law):
+#: the Haar frame of run (seed s, data seed d) is drawn from SeedSequence([WEIGHTS_IN_LAW_SEED, s, d]).
+WEIGHTS_IN_LAW_SEED = 50_000

@@ -86,11 +86,15 @@ class Network(Breadth):
     train_second_layer: StrictBool | None = None
     train_test_samples: CountInt | None = None
     engine: Literal["weights", "order"] | None = None
+    final_weights: Literal["in_law"] | None = None
 
     @model_validator(mode="after")
     def _k_at_least_m(self):
         if self.K < self.M:
             raise ValueError(f"K must be an integer >= M = {self.M}, got {self.K}")
+        if self.final_weights is not None and self.engine != "order":
+            raise ValueError(f"final_weights = 'in_law' needs engine = 'order' (the weights engine has its own), "
+                             f"got engine = {self.engine!r}")
         return self
 
 
@@ -169,6 +173,8 @@ class Student(Strict):
     steps: StepsInt
     kn: Annotated[list[PosInt], Field(min_length=1)]
     sigmas: Sigmas | None = None
+    engine: Literal["weights", "order"] | None = None     # as the target whose run it is (fig2b: order)
+    final_weights: Literal["in_law"] | None = None
 
     @model_validator(mode="after")
     def _cross(self):

@@ -18,7 +18,7 @@ from tsdyn.sweep.job import Job
 def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps: int, sigma: float, seed: int,
           init_scale: float, per_decade: int, train_second_layer: bool, test_samples: int, stream: str,
           data_seed: int | None = None, engine: str = "weights", start_N: int | None = None,
-          **breadth) -> dict:
+          final_weights: str | None = None, **breadth) -> dict:
     """Train a student in the teacher-student setup; return its trajectory (history and final weights),
     as :meth:`Trajectory.to_arrays`.
 
@@ -28,6 +28,10 @@ def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps:
     fixed in order-parameter space while N grows (theory/ode_vs_simulation.md, Sec. 4).
     ``breadth``: the model-breadth options of :data:`BREADTH_DEFAULTS` (activation,
     weight_decay, batch, lr_schedule, lr2_schedule), passed to ``simulate`` as given.
+    ``final_weights="in_law"`` (order engine only): the run's final weights are drawn
+    from its final order parameters and its teacher (the weights engine's w* of
+    ``seed``) with exactly the law of the weights engine's
+    (:mod:`tsdyn.dynamics.weights_in_law`), so the run can be pruned by edge or by score.
     """
     from tsdyn.simulate import simulate
 
@@ -40,7 +44,28 @@ def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps:
                     data_seed=data_seed, init_scale=init_scale, per_decade=per_decade,
                     train_second_layer=train_second_layer, test_samples=test_samples, engine=engine, start=start,
                     **_checked_breadth(breadth))
+    if final_weights is not None:
+        traj = _attach_weights_in_law(traj, final_weights, N=N, M=M, K=K, vstar=vstar, seed=seed, data_seed=data_seed,
+                                      init_scale=init_scale, engine=engine, start_N=start_N)
     return traj.to_arrays()
+
+
+def _attach_weights_in_law(traj, final_weights: str, *, N, M, K, vstar, seed, data_seed, init_scale, engine, start_N):
+    """The order run ``traj`` with final weights drawn in law (see :func:`train`)."""
+    import numpy as np
+
+    from tsdyn.dynamics.weights_in_law import with_weights_in_law
+    from tsdyn.seeds import WEIGHTS_IN_LAW_SEED
+    from tsdyn.simulate import simulate
+
+    if final_weights != "in_law":
+        raise ValueError(f"final_weights must be None or 'in_law', got {final_weights!r}")
+    if engine != "order" or start_N is not None:
+        raise ValueError("final_weights='in_law' needs engine='order' started from the networks of seed (start_N None)")
+    teacher = simulate(N=N, M=M, K=K, vstar=vstar, steps=0, seed=seed, init_scale=init_scale).wstar
+    rng = np.random.default_rng(np.random.SeedSequence(
+        [WEIGHTS_IN_LAW_SEED, int(seed), int(seed if data_seed is None else data_seed)]))
+    return with_weights_in_law(traj, teacher, rng)
 
 
 #: The model-breadth options of a training run (issue 16) at their defaults: today's model. A job's
@@ -116,6 +141,8 @@ def training_job(cfg: dict, sigma: float, seed: int, data_seed: int | None = Non
         params["engine"] = engine
     if cfg.get("start_N") is not None:
         params["start_N"] = int(cfg["start_N"])
+    if cfg.get("final_weights") is not None:
+        params["final_weights"] = str(cfg["final_weights"])
     params.update(breadth_params(cfg))
     cost = sgd_cost(steps=params["steps"], N=params["N"], K=params["K"]) if engine == "weights" else \
         order_cost(steps=params["steps"], M=params["M"], K=params["K"])
@@ -135,4 +162,6 @@ def training_name(cfg: dict, sigma: float, seed: int, data_seed: int | None = No
         name += f"-{cfg['engine']}"
     if cfg.get("start_N") is not None:
         name += f"-start{int(cfg['start_N'])}"
+    if cfg.get("final_weights") is not None:
+        name += "-weights-in-law"
     return name + _breadth_suffix(cfg)
