@@ -14,9 +14,9 @@ the orbit {w : w w^T / N = Q, w w*^T / N = R} of that group. Writing
 w = R T^-1 w* + sqrt(N) F U, with U (K x N) orthonormal rows orthogonal to the
 teacher span and F F^T = Q - R T^-1 R^T, the first term is fixed by R and the
 orbit is that of U, on which the invariant law is Haar's. :func:`weights_in_law`
-draws U from it (QR of a projected Gaussian matrix, diagonal of R positive).
+draws U from it (QR of a projected Gaussian matrix, the triangular factor's diagonal made positive).
 With (Q, R, v) from the order chain and w* from the run's seed, the pair
-(w, w*) has the law of the weights engine's at that time (theory/order_engine.md, Sec. 6).
+(w, w*) has the law of the weights engine's at that time (theory/weights_in_law.md).
 """
 from __future__ import annotations
 
