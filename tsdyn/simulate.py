@@ -28,8 +28,8 @@ from tsdyn.trajectory import Trajectory
 __all__ = ["simulate", "main", "Networks", "STREAM_VERSION", "memory_needed"]
 
 
-#: Whether the order-parameter engine takes the issue-16 options (activation, decay, batch, schedules); not yet.
-ORDER_ENGINE_TAKES_BREADTH = False
+#: Whether the order-parameter engine takes the issue-16 options (activation, decay, batch, schedules): it does.
+ORDER_ENGINE_TAKES_BREADTH = True
 
 
 def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None, lr: float = cv.DEFAULT_LR,
@@ -89,7 +89,7 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
     batch : samples per SGD step (>= 1); the gradient is their mean and t = steps / N (B * steps samples).
     lr_schedule, lr2_schedule : ``"constant"``, ``"inverse:TAU"`` or ``"piecewise:F0,T1:F1,..."``
         (:mod:`tsdyn.dynamics.schedules`): eta(t) = lr f(t); lr2_schedule defaults to lr_schedule.
-        The weights engine only, so far (the order engine refuses non-default values).
+        Both engines take every option (``engine="order"`` with ``batch`` B needs N >= K + M + B).
 
     Returns
     -------
@@ -129,9 +129,6 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
         test_samples=test_samples, activation=activation, weight_decay=weight_decay, batch=batch,
         lr_schedule=lr_schedule, lr2_schedule=lr2_schedule)
     records = record_steps(times, settings)
-    if engine == "order" and not settings.is_default_model and not ORDER_ENGINE_TAKES_BREADTH:
-        raise ValueError("activation, weight_decay, batch and lr schedules other than the defaults are not yet "
-                         "supported by engine='order'; use engine='weights'")
     if engine == "order":
         return simulate_order(settings, records, start, progress=progress)
     check_memory(f"a run with N = {settings.N}, K = {settings.K}, M = {settings.M}",

@@ -103,10 +103,6 @@ def _annealing_ode_times(cfg: dict) -> np.ndarray:
 
 def jobs(cfg: dict, *, quick: bool = False) -> list[Job]:
     """Every SGD replica and every ODE run of both studies."""
-    from tsdyn.simulate import ORDER_ENGINE_TAKES_BREADTH
-    if not ORDER_ENGINE_TAKES_BREADTH:
-        raise ValueError("target breadth needs the order-parameter engine with activation=, weight_decay=, batch=, "
-                         "lr_schedule=, which it does not take yet (issue 16); it is left out of the default sweep")
     seed, act, ann = cfg["seed"], cfg["activations"], cfg["annealing"]
     data_seeds = replica_data_seeds(seed, cfg["replicas"])
     out = []
