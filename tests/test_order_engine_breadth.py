@@ -133,8 +133,9 @@ def test_weight_decay_with_a_negligible_gradient_shrinks_the_chain_geometrically
 def test_schedule_freezes_the_chain_where_its_factor_is_zero():
     run = simulate(N=20, steps=100, seed=0, lr_schedule="piecewise:1,2:0", times=[1.0, 2.0, 3.0, 5.0], engine="order")
     at = {t: i for i, t in enumerate(run.times)}
-    np.testing.assert_array_equal(run.Q[-1], run.Q[at[2.0]])
-    assert not np.array_equal(run.Q[at[1.0]], run.Q[at[2.0]])
+    np.testing.assert_array_equal(run.v[-1], run.v[at[2.0]])
+    np.testing.assert_allclose(run.Q[-1], run.Q[at[2.0]], rtol=0, atol=1e-13)   # compressions re-round C
+    assert np.abs(run.Q[at[1.0]] - run.Q[at[2.0]]).max() > 1e-3
 
 
 def test_field_test_set_scores_the_runs_activation():
@@ -182,15 +183,17 @@ def batch_weights():
 
 @pytest.mark.parametrize("name", list(IN_LAW))
 def test_in_law_the_general_chain_matches_the_weights_engine(name, batch_weights):
-    """KS p > 0.01 and means within 3 standard errors at 4 times, 150 replicas of one start per engine.
+    """KS p > 0.001 and means within 3.5 standard errors at 4 times, 150 replicas of one start per engine.
 
-    The order engine's replicas use data_seed 10000 + r: no draw is shared with the weights engine's.
+    24 comparisons (6 options x 4 times): per-comparison levels 0.001 and 3.5 s.e. keep the chance of a
+    false alarm of the family near 2 % (the default model's test, 4 comparisons, uses 0.01 and 3). The
+    order engine's replicas use data_seed 10000 + r: no draw is shared with the weights engine's.
     """
     options = IN_LAW[name]
     weights = batch_weights if name == "batch" else _eg_replicas("weights", options)
     p, zscore = _law_verdicts(weights, _eg_replicas("order", options, offset=10_000))
-    print(name, "KS p", p.round(3), "|z|", zscore.round(2))
-    assert np.all(p > 0.01) and np.all(zscore < 3)
+    print(name, "KS p", p.round(4), "|z|", zscore.round(2))
+    assert np.all(p > 0.001) and np.all(zscore < 3.5)
 
 
 def test_the_law_test_rejects_a_batch_chain_without_the_one_over_B(batch_weights):
