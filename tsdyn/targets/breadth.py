@@ -223,7 +223,10 @@ def markdown(cfg: dict, summary: list[dict], ann_rows: list[dict]) -> str:
              "## Activations", "",
              f"K = {act['K']}, eta = {act['lr']:g}, sigma = {act['sigma']:g}, to t = {act['t_final']:g}. Per run "
              f"w = max over record times t in [{T_MIN:g}, {act['t_final']:g}] of |eps_sim / eps_ODE - 1|; "
-             "`median curve` is w of the replicas' median eps_g(t).", "",
+             "`median curve` is w of the replicas' median eps_g(t)."
+             + (f" The ReLU ODE is integrated to t = {act['t_final']:g} only (kept <= 300: beyond t ~ 300 its I4 "
+                "quadrature is slow until the fast ReLU ODE of branch `breadth-ode` lands)."
+                if "relu" in {x for a in act["activations"] for x in activation_label(a).split("/")} else ""), "",
              "| activation | N | median w | max w | w of the median curve | final eps_g SGD | final eps_g ODE |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {s['activation']} | {s['N']} | {s['median_worst']:.4f} | {s['max_worst']:.4f} | "
