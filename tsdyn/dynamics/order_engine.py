@@ -8,6 +8,10 @@ by their coordinates in a basis of their span makes each step exact at the
 cost of M + K + j normals and one chi^2 (:mod:`tsdyn.dynamics.order_kernel`;
 derivation in ``theory/order_engine.md``). The result is the same
 :class:`~tsdyn.trajectory.Trajectory` as the weights engine's, without weights.
+The breadth options (activations, weight decay, mini-batches, schedules; issue 16) run the
+general kernel of :mod:`tsdyn.dynamics.order_kernel_general` (a step of B samples draws B times
+the normals, chi^2 and noises, plus the Bartlett normals); the default model runs the original
+kernel, bitwise as before.
 
 Random streams. The start is that of the weights engine for the same ``seed``
 (w*, w, v drawn once from the same streams by the same helper), or ``start=``.
