@@ -279,7 +279,7 @@ def test_exact_expectations_equal_the_mean_over_enumerated_subsets(student, data
     (dict(batch=0), "batch"), (dict(batch=2.5), "batch"), (dict(weight_decay=-1.0), "weight_decay"),
     (dict(weight_decay=50.0), "weight_decay"), (dict(activation="sigmoid"), "activation"),
     (dict(lr_schedule="inverse:0"), "lr_schedule"), (dict(lr_schedule="piecewise:1,2"), "lr_schedule"),
-    (dict(activation="relu", engine="order"), "engine"),
+    (dict(batch=48, engine="order"), "N must be .* K \\+ M \\+ batch"),   # N = 50 < K + M + B = 56
 ])
 def test_breadth_options_of_simulate_name_the_parameter(kwargs, culprit):
     from tsdyn.simulate import simulate

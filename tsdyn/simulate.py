@@ -28,8 +28,8 @@ from tsdyn.trajectory import Trajectory
 __all__ = ["simulate", "main", "Networks", "STREAM_VERSION", "memory_needed"]
 
 
-#: Whether the order-parameter engine takes the issue-16 options (activation, decay, batch, schedules); not yet.
-ORDER_ENGINE_TAKES_BREADTH = False
+#: Whether the order-parameter engine takes the issue-16 options (activation, decay, batch, schedules): it does.
+ORDER_ENGINE_TAKES_BREADTH = True
 
 
 def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None, lr: float = cv.DEFAULT_LR,
@@ -66,7 +66,8 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
     train_second_layer : if False, v is frozen at its random initial value
         N(0, init_scale^2) (it is not reset to a committee-machine value).
     test_samples : if > 0, also measure the test-set 1/2 MSE on this many fresh
-        inputs with *noisy* labels (as the paper does), at every record time.
+        inputs with *noisy* labels (as the paper does), at every record time (engine="weights": erf
+        networks only; engine="order" scores fresh fields of any activation).
     mask : optional (K, N) boolean first-layer mask (pruning at initialisation):
         w is multiplied by it at initialisation and masked entries stay exactly 0.
     progress : show a tqdm progress bar.
@@ -89,7 +90,7 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
     batch : samples per SGD step (>= 1); the gradient is their mean and t = steps / N (B * steps samples).
     lr_schedule, lr2_schedule : ``"constant"``, ``"inverse:TAU"`` or ``"piecewise:F0,T1:F1,..."``
         (:mod:`tsdyn.dynamics.schedules`): eta(t) = lr f(t); lr2_schedule defaults to lr_schedule.
-        The weights engine only, so far (the order engine refuses non-default values).
+        Both engines take every option (``engine="order"`` with ``batch`` B needs N >= K + M + B).
 
     Returns
     -------
@@ -129,9 +130,6 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
         test_samples=test_samples, activation=activation, weight_decay=weight_decay, batch=batch,
         lr_schedule=lr_schedule, lr2_schedule=lr2_schedule)
     records = record_steps(times, settings)
-    if engine == "order" and not settings.is_default_model and not ORDER_ENGINE_TAKES_BREADTH:
-        raise ValueError("activation, weight_decay, batch and lr schedules other than the defaults are not yet "
-                         "supported by engine='order'; use engine='weights'")
     if engine == "order":
         return simulate_order(settings, records, start, progress=progress)
     check_memory(f"a run with N = {settings.N}, K = {settings.K}, M = {settings.M}",

@@ -8,6 +8,10 @@ by their coordinates in a basis of their span makes each step exact at the
 cost of M + K + j normals and one chi^2 (:mod:`tsdyn.dynamics.order_kernel`;
 derivation in ``theory/order_engine.md``). The result is the same
 :class:`~tsdyn.trajectory.Trajectory` as the weights engine's, without weights.
+The breadth options (activations, weight decay, mini-batches, schedules; issue 16) run the
+general kernel of :mod:`tsdyn.dynamics.order_kernel_general` (a step of B samples draws B times
+the normals, chi^2 and noises, plus the Bartlett normals); the default model runs the original
+kernel, bitwise as before.
 
 Random streams. The start is that of the weights engine for the same ``seed``
 (w*, w, v drawn once from the same streams by the same helper), or ``start=``.
@@ -41,6 +45,7 @@ from tqdm import tqdm
 from tsdyn import conventions as cv
 from tsdyn.checks import check_int
 from tsdyn.dynamics.order_kernel import FINITE, cycle_normals, gram_factor, order_steps
+from tsdyn.dynamics.order_kernel_general import batch_cycle_normals, order_steps_general
 from tsdyn.dynamics.run import RunSettings, initial_networks, raise_divergence, random_streams, run_info
 from tsdyn.eg import eg as eg_closed_form
 from tsdyn.order_parameters import OrderParameters
@@ -55,19 +60,20 @@ TEST_ROWS = 2**14
 STREAM_VERSION = f"order-seedseq-chunk{CHUNK_NORMALS}-periodK"
 
 
-def compression_period(M: int, K: int, N: int) -> int:
-    """Steps between refactorisations, K: balances O(K^3)/period against O(K period) per step.
+def compression_period(M: int, K: int, N: int, batch: int = 1) -> int:
+    """Steps between refactorisations, K / B: balances O(K^3)/period against O(K period B) per step.
 
-    (K is the measured optimum within 10 % for K = 6 and 20, benchmarks/RESULTS.md.)
-    Capped so that the basis (M + K + period - 1 directions) stays smaller than N:
-    the chi^2 orthogonal to it then has >= 1 degree of freedom.
+    (K directions per cycle is the measured optimum within 10 % for K = 6 and 20 at B = 1,
+    benchmarks/RESULTS.md.) A step of B samples appends B directions; the period is capped so that
+    the basis before the last sample of a cycle (M + K + period B - 1 directions) stays smaller than
+    N: every chi^2 orthogonal to it then has >= 1 degree of freedom (needs N >= M + K + B).
     """
-    return max(1, min(K, N - M - K))
+    return max(1, min(max(1, K // batch), (N - M - K) // batch))
 
 
-def chunk_steps(M: int, K: int, period: int) -> int:
+def chunk_steps(M: int, K: int, period: int, batch: int = 1) -> int:
     """Steps per drawn chunk: whole compression cycles filling about :data:`CHUNK_NORMALS`."""
-    return period * max(1, CHUNK_NORMALS // cycle_normals(M, K, period))
+    return period * max(1, CHUNK_NORMALS // batch_cycle_normals(M, K, period, batch))
 
 
 def as_start(start) -> OrderParameters:
@@ -111,24 +117,35 @@ def _child(parent: np.random.SeedSequence, *keys: int) -> np.random.Generator:
 
 
 def draw_chunk(streams: dict, chunk: int, n_steps: int, *, M: int, K: int, N: int, period: int,
-               draw_noise: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               draw_noise: bool, batch: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normals, chi^2 (dof N - M - K - s % period) and label noise of the first ``n_steps`` steps of ``chunk``.
 
     Three sequences, each drawn step after step from its own seed (normals:
     descendant (c,) of the ``inputs`` stream; chi^2: (c, 0) of it; noise: (c,)
     of ``label_noise``), so a short last chunk holds exactly the first values
     of the full one: a run is a prefix of any longer run from the same seeds.
+    With ``batch`` B > 1 each step draws B of each (chi^2 dof N - M - K - (s % period) B - i,
+    i < B; :mod:`tsdyn.dynamics.order_kernel_general`); B = 1 draws exactly the default stream.
     """
     cycles = -(-n_steps // period)
-    normals = _child(streams["inputs"], chunk).standard_normal(cycles * cycle_normals(M, K, period))
-    dof = (N - M - K) - np.arange(n_steps) % period
+    if batch == 1:
+        normals = _child(streams["inputs"], chunk).standard_normal(cycles * cycle_normals(M, K, period))
+        dof = (N - M - K) - np.arange(n_steps) % period
+    else:
+        normals = _child(streams["inputs"], chunk).standard_normal(
+            cycles * batch_cycle_normals(M, K, period, batch))
+        dof = ((N - M - K) - (np.arange(n_steps) % period * batch)[:, None] - np.arange(batch)[None, :]).ravel()
     chi2 = _child(streams["inputs"], chunk, 0).chisquare(dof)
-    noise = _child(streams["label_noise"], chunk).standard_normal(n_steps) if draw_noise else np.zeros(n_steps)
+    rows = batch * n_steps
+    noise = _child(streams["label_noise"], chunk).standard_normal(rows) if draw_noise else np.zeros(rows)
     return normals, chi2, noise
 
 
 def _chunks(streams: dict, *, steps: int, per_chunk: int, timing: dict, **draw_kw):
-    """Yield ``(first_step, normals, chi2, noise)`` while a background thread draws the next chunk."""
+    """Yield ``(first_step, normals, chi2, noise)`` while a background thread draws the next chunk.
+
+    ``draw_kw`` goes to :func:`draw_chunk` (``batch`` only when B > 1).
+    """
     n_chunks = -(-steps // per_chunk)
 
     def draw(c: int):
@@ -145,16 +162,40 @@ def _chunks(streams: dict, *, steps: int, per_chunk: int, timing: dict, **draw_k
             yield (c * per_chunk, *arrays)
 
 
-def _field_test_mse(rng_in, rng_noise, n, LT, CT, v, vstar, sigma) -> float:
+def _field_test_mse(rng_in, rng_noise, n, LT, CT, v, vstar, sigma, activation=cv.DEFAULT_ACTIVATION) -> float:
     """1/2 mean (phi_s - y)^2 on n fresh fields (nu, lambda) ~ N(0, Omega), y = phi_t + sigma zeta."""
     M, total = LT.shape[0], 0.0
+    teacher, student = cv.activation_pair(activation)
     for lo in range(0, n, TEST_ROWS):
         rows = min(TEST_ROWS, n - lo)
         z = rng_in.standard_normal((rows, CT.shape[0]))
         nu, lam = z[:, :M] @ LT.T, z @ CT
-        err = cv.g(lam) @ v - cv.g(nu) @ vstar - sigma * rng_noise.standard_normal(rows)
+        err = cv.g(lam, student) @ v - cv.g(nu, teacher) @ vstar - sigma * rng_noise.standard_normal(rows)
         total += float(err @ err)
     return 0.5 * total / n
+
+
+def _default_kernel(s: RunSettings, CT, LT, v, vstar, period: int):
+    """``train(normals, chi2, noise, first, lo, hi)``: steps lo..hi-1 of a chunk, default model (order_kernel)."""
+    rate_w, rate_v = s.lr / s.N, cv.second_layer_rate(s.lr2, s.N)   # coordinates are w / sqrt(N)
+
+    def train(normals, chi2, noise, first, lo, hi):
+        return order_steps(CT, LT, v, vstar, normals, chi2, noise, lo, hi, period, rate_w, rate_v, s.sigma,
+                           s.train_second_layer)
+    return train
+
+
+def _general_kernel(s: RunSettings, CT, LT, v, vstar, period: int):
+    """As :func:`_default_kernel` with the breadth options (:mod:`tsdyn.dynamics.order_kernel_general`)."""
+    teacher, student = cv.activation_pair(s.activation)
+    options = (cv.activation_code(teacher), cv.activation_code(student), s.weight_decay, s.lr_schedule.packed(),
+               s.lr2_schedule.packed())
+    rate_w, rate_v = s.lr / s.N, cv.second_layer_rate(s.lr2, s.N)
+
+    def train(normals, chi2, noise, first, lo, hi):
+        return order_steps_general(CT, LT, v, vstar, normals, chi2, noise, lo, hi, period, s.batch, first, s.N,
+                                   rate_w, rate_v, s.sigma, s.train_second_layer, *options)
+    return train
 
 
 def simulate_order(s: RunSettings, record_steps: np.ndarray, start: OrderParameters | None, *,
@@ -167,8 +208,11 @@ def simulate_order(s: RunSettings, record_steps: np.ndarray, start: OrderParamet
     ``w = wstar = None``; ``info["engine"] = "order"``.
     """
     tic = time.perf_counter()
-    N, M, K, steps, sigma = s.N, s.M, s.K, s.steps, s.sigma
-    check_int("N", N, low=K + M + 1, low_name="K + M + 1 (engine='order')")
+    N, M, K, steps, sigma, B = s.N, s.M, s.K, s.steps, s.sigma, s.batch
+    if B == 1:
+        check_int("N", N, low=K + M + 1, low_name="K + M + 1 (engine='order')")
+    else:                                    # the B inputs' parts orthogonal to the basis need N - M - K >= B
+        check_int("N", N, low=K + M + B, low_name="K + M + batch (engine='order')")
     streams = random_streams(s.seed, s.data_seed)
     start_given = start is not None
     if start is None:
@@ -176,13 +220,12 @@ def simulate_order(s: RunSettings, record_steps: np.ndarray, start: OrderParamet
         start = OrderParameters.from_weights(w, v0, wstar, s.vstar.copy())
         del w, wstar
     vstar = np.array(start.vstar)
-    period = compression_period(M, K, N)
-    LT, CT = coordinates(start, period)
+    period = compression_period(M, K, N, B)
+    LT, CT = coordinates(start, period * B)  # room for the B directions of each step of a cycle
     v = np.array(start.v)
     n_rec = len(record_steps)
     Q_t, R_t, v_t = np.empty((n_rec, K, K)), np.empty((n_rec, K, M)), np.empty((n_rec, K))
     test_mse = np.empty(n_rec) if s.test_samples else None
-    rate_w, rate_v = s.lr / N, cv.second_layer_rate(s.lr2, N)   # coordinates are w / sqrt(N)
 
     def record(i: int, step: int) -> None:
         if i == 0:                           # the exact start, not its refactorised copy
@@ -194,22 +237,23 @@ def simulate_order(s: RunSettings, record_steps: np.ndarray, start: OrderParamet
             raise_divergence(step, s, what="the order parameters became non-finite")
         if test_mse is not None:
             test_mse[i] = _field_test_mse(_child(streams["test_inputs"], i), _child(streams["test_noise"], i),
-                                          s.test_samples, LT, CT, v, vstar, sigma)
+                                          s.test_samples, LT, CT, v, vstar, sigma, s.activation)
 
     timing = {"input_wait_s": 0.0, "kernel_s": 0.0}
     record(0, 0)
     nxt = 1
-    per_chunk = chunk_steps(M, K, period)
+    per_chunk = chunk_steps(M, K, period, B)
     chunks = _chunks(streams, steps=steps, per_chunk=per_chunk, timing=timing, M=M, K=K, N=N,
-                     period=period, draw_noise=sigma > 0)
+                     period=period, draw_noise=sigma > 0, **({} if B == 1 else {"batch": B}))
+    train = _default_kernel(s, CT, LT, v, vstar, period) if s.is_default_model else \
+        _general_kernel(s, CT, LT, v, vstar, period)
     with tqdm(total=steps, disable=not progress, unit="step", unit_scale=True, desc="order chain") as bar:
         for first, normals, chi2, noise in chunks:
-            pos, end = first, first + len(chi2)
+            pos, end = first, first + len(chi2) // B
             while pos < end:                 # cut the chunk at record steps
                 stop = min(end, int(record_steps[nxt]))
                 k_tic = time.perf_counter()
-                bad = order_steps(CT, LT, v, vstar, normals, chi2, noise, pos - first, stop - first, period,
-                                  rate_w, rate_v, sigma, s.train_second_layer)
+                bad = train(normals, chi2, noise, first, pos - first, stop - first)
                 timing["kernel_s"] += time.perf_counter() - k_tic
                 if bad != FINITE:
                     chunks.close()
@@ -220,7 +264,7 @@ def simulate_order(s: RunSettings, record_steps: np.ndarray, start: OrderParamet
                     nxt += 1
             bar.update(end - first)
     train_s = time.perf_counter() - tic
-    eg_t = eg_closed_form(Q_t, R_t, start.T, v_t, vstar)
+    eg_t = eg_closed_form(Q_t, R_t, start.T, v_t, vstar, s.activation)
     timing.update(train_s=train_s, wall_s=time.perf_counter() - tic, draw_threads=1, block_rows=per_chunk)
     info = run_info(s, record_steps, timing, engine="order", start_given=start_given, mask_kept_fraction=None,
                     compression_period=period, stream_version=STREAM_VERSION)
