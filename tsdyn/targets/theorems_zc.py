@@ -51,6 +51,7 @@ def jobs(cfg: dict, *, quick: bool = False) -> list[Job]:
                               t_paper=float(cfg["t_paper"]), t_cap=float(cfg["t_cap"]),
                               per_decade=int(cfg["per_decade"]), cos_min=float(cfg["cos_min"]),
                               v_min=float(cfg["v_min"]), max_subsets=int(cfg["max_subsets"]), along=bool(along),
+                              with_ode=bool(along or M * Z <= cfg["ode_K_max"]),
                               ode_method=str(cfg["ode_method"]), ode_rtol=float(cfg["ode_rtol"]),
                               stream=stream_version("order"))
                 out.append(Job(f"zc-M{M}-K{M * Z}-sigma{float(sigma):g}-seed{int(seed)}",
@@ -71,8 +72,12 @@ def plateau(*, M: int, K: int, lr: float, vstar: float, sigma: float) -> dict:
 
 def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed: int, t_first: float,
           t_paper: float, t_cap: float, per_decade: int, cos_min: float, v_min: float, max_subsets: int,
-          along: bool, ode_method: str, ode_rtol: float, stream: str) -> dict:
-    """Train until specialised (order engine, segments), the ODE to the same t, every margin; flat arrays."""
+          along: bool, ode_method: str, ode_rtol: float, stream: str, with_ode: bool = True) -> dict:
+    """Train until specialised (order engine, segments), the ODE to the same t, every margin; flat arrays.
+
+    ``with_ode`` False skips the ODE (the default sweep's budget: its cost grows like K^4, see
+    ``ode_K_max`` in sims/theorems_zc.toml); its level and columns are then absent or NaN.
+    """
     from tsdyn.dynamics.ode import integrate
     from tsdyn.dynamics.specialise import checkpoints, first_specialised, train_until_specialised
     from tsdyn.dynamics.stalls import stall_summary
@@ -83,6 +88,7 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
 
     if stream != stream_version("order"):
         raise ValueError(f"stream must be the order engine's {stream_version('order')!r}, got {stream!r}")
+    with_ode = with_ode or along           # the margins along training need the ODE trajectory
 
     def segment(state, t_from, times, index):
         # Each segment draws from its own data seed: a continuation must not replay the first segment's noise.
@@ -96,24 +102,27 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
     record = record_grid(t_cap, per_decade=per_decade, tmin=0.1, N=N)
     run = train_until_specialised(segment, None, grid=grid, t_min=t_paper, record_times=record, **thresholds)
     sgd = run.trajectory
-    ode = integrate(sgd.initial, lr=lr, sigma=sigma, times=sgd.times, method=ode_method, rtol=ode_rtol)
-    if not ode.success:
-        raise RuntimeError(f"ODE from the start of seed {seed} failed: {ode.message}")
     i_stop, i_paper = run.index_at(run.t_stop), run.index_at(t_paper)
     at_grid = [run.index_at(t) for t in grid if t <= sgd.times[-1]]
-    ode_t_spec = first_specialised(sgd.times[at_grid], [ode.at(i) for i in at_grid], **thresholds)
-    levels = {"ode": ode.at(i_stop), "sgd": sgd.at(i_stop), "sgd_800k": sgd.at(i_paper)}
+    levels = {"sgd": sgd.at(i_stop), "sgd_800k": sgd.at(i_paper)}
+    ode, ode_t_spec, ode_eg = None, float("nan"), np.full(sgd.times.size, np.nan)
+    if with_ode:
+        ode = integrate(sgd.initial, lr=lr, sigma=sigma, times=sgd.times, method=ode_method, rtol=ode_rtol)
+        if not ode.success:
+            raise RuntimeError(f"ODE from the start of seed {seed} failed: {ode.message}")
+        ode_t_spec = first_specialised(sgd.times[at_grid], [ode.at(i) for i in at_grid], **thresholds)
+        levels["ode"], ode_eg = ode.at(i_stop), ode.eg
     tables = {t: [] for t in TABLES}
     for level, op in levels.items():
-        # The node-only comparisons beyond k_n = M (enumeration-bound) for the converged student only.
-        budget = max_subsets if level == "sgd" else 0
-        tables["m"] += [dict(level=level, **r) for r in student_rows(op, max_subsets=budget)]
+        # The node-only comparisons beyond k_n = M for the converged student only (epshat within max_subsets).
+        tables["m"] += [dict(level=level, **r) for r in student_rows(op, max_subsets=max_subsets,
+                                                                     beyond_M=level == "sgd")]
         tables["d"].append(dict(level=level, t=float(sgd.times[i_stop if level != "sgd_800k" else i_paper]),
-                                eg=float(sgd.eg[i_stop] if level == "sgd" else ode.eg[i_stop] if level == "ode"
+                                eg=float(sgd.eg[i_stop] if level == "sgd" else ode_eg[i_stop] if level == "ode"
                                          else sgd.eg[i_paper]), **departures(op)))
     if not run.met:
         tables["s"].append(dict(level="sgd", t=run.t_stop, **stall_summary(levels["sgd"], lr=lr, sigma=sigma)))
-    if np.isnan(ode_t_spec):
+    if with_ode and np.isnan(ode_t_spec):
         tables["s"].append(dict(level="ode", t=run.t_stop, **stall_summary(levels["ode"], lr=lr, sigma=sigma)))
     if along:
         for i in np.flatnonzero(sgd.times >= 1.0):
@@ -124,7 +133,7 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
            for k in dict.fromkeys(k for r in rows for k in r)}
     out.update(t_stop=run.t_stop, met=bool(run.met), ode_t_specialised=ode_t_spec, t_end=float(sgd.times[-1]),
                checkpoints=run.checkpoints, aligned=run.aligned, min_cosine=run.min_cosine,
-               times=sgd.times, sgd_eg=sgd.eg, ode_eg=ode.eg)
+               times=sgd.times, sgd_eg=sgd.eg, ode_eg=ode_eg, with_ode=bool(with_ode))
     return out
 
 
