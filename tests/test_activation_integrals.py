@@ -188,3 +188,14 @@ def test_field_codes_and_the_one_refused_ode_pair():
     np.testing.assert_array_equal(field_codes(("erf", "relu"), 3, 2), [1, 1, 1, 0, 0])
     assert ode_supported("relu") and ode_supported(("relu", "erf")) and ode_supported(("linear", "relu"))
     assert not ode_supported(("erf", "relu"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_relu_i4_of_strongly_correlated_fields_against_brute_force_quadrature_to_1e_8(seed):
+    # Fields close to a rank-2 configuration (correlations up to about 0.99, as when students approach
+    # their teachers): the orthant path integral must stay accurate where its integrand is steep.
+    rng = np.random.default_rng(300 + seed)
+    C = random_covariance(rng, 4, rank=2) + 0.05 * np.eye(4)
+    d = np.sqrt(np.diag(C))
+    assert np.max(np.abs(C / np.outer(d, d) - np.eye(4))) > 0.8
+    assert i4(C, 0, 1, 2, 3, cv.RELU, cv.RELU, cv.RELU) == pytest.approx(brute_force_relu_i4(C, n=120), rel=1e-8)

@@ -273,3 +273,16 @@ def test_exact_expectations_equal_the_mean_over_enumerated_subsets(student, data
     weights = np.linalg.det(dpp.principal_submatrices(op.Q, subsets))
     assert dpp.kdpp_subsets(op.Q, k).expect(lambda S: operators.subset_eg(op, S)) == pytest.approx(
         np.sum(weights * ge) / np.sum(weights), rel=1e-10)
+
+
+@pytest.mark.parametrize("kwargs,culprit", [
+    (dict(batch=0), "batch"), (dict(batch=2.5), "batch"), (dict(weight_decay=-1.0), "weight_decay"),
+    (dict(weight_decay=50.0), "weight_decay"), (dict(activation="sigmoid"), "activation"),
+    (dict(lr_schedule="inverse:0"), "lr_schedule"), (dict(lr_schedule="piecewise:1,2"), "lr_schedule"),
+    (dict(activation="relu", engine="order"), "engine"),
+])
+def test_breadth_options_of_simulate_name_the_parameter(kwargs, culprit):
+    from tsdyn.simulate import simulate
+    with pytest.raises(ValueError, match=culprit) as info:
+        simulate(N=50, steps=10, **kwargs)
+    assert "\n" not in str(info.value)

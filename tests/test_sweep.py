@@ -164,3 +164,12 @@ def test_theorems_md_is_assembled_from_each_targets_section_in_name_order(tmp_pa
     (sections / "20_theorems_zc.md").write_text("## (Z, c)\nsecond")
     text = assemble_theorems(tmp_path).read_text()
     assert text == "# Theorems\n\nfirst\n\n## (Z, c)\nsecond\n\n## Retraining\n\nthird\n"
+
+
+def test_csv_cells_are_plain_numbers_for_numpy_scalars(tmp_path):
+    import numpy as np
+
+    from tsdyn.outputs import write_rows
+
+    path = write_rows([{"a": np.float64(0.1), "b": np.int64(3), "c": 0.25, "d": np.float32(0.5)}], tmp_path / "x.csv")
+    assert path.read_text().splitlines() == ["a,b,c,d", "0.1,3,0.25,0.5"]

@@ -205,3 +205,17 @@ def test_a_training_run_survives_the_cache_bit_for_bit(tmp_path, trained_run):
     np.testing.assert_array_equal(load_state(path, which="final").v, fresh.v[-1])
     with pytest.raises(ValueError, match="a run state needs the arrays"):
         Trajectory.from_arrays({k: v for k, v in trained_run.items() if k != "Q_t"})
+
+
+def test_cost_lines_count_a_shared_run_once_and_divide_by_the_workers():
+    from types import SimpleNamespace
+
+    from tsdyn.sweep.reports import cost_lines
+
+    def job(key):
+        return SimpleNamespace(key=lambda: key)
+
+    plan = [("a", {}, [job("x"), job("y")]), ("b", {}, [job("y"), job("z")])]
+    lines = cost_lines(plan, {"x": 3.0, "y": 5.0, "z": 2.0}, {"a": 1.0, "b": 4.0}, workers=2)
+    assert lines[0].startswith("a: 2 runs computed (8.0 s CPU), report 1.0 s CPU; ~4.5 s")
+    assert lines[1].startswith("b: 1 runs computed (2.0 s CPU), report 4.0 s CPU; ~3.0 s")

@@ -35,7 +35,7 @@ import numba
 import numpy as np
 
 from tsdyn.conventions import ERF, LINEAR, RELU, activation_code, activation_pair
-from tsdyn.orthant import orthant2, truncated_moment
+from tsdyn.orthant import orthant2, truncated_moment, truncated_moment_cached
 
 TWO_OVER_PI = 2.0 / math.pi
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -100,6 +100,13 @@ def i3(C, u: int, v: int, w: int, gs: int, f: int) -> float:
 @numba.njit(cache=True)
 def i4(C, i: int, k: int, a: int, b: int, gs: int, fa: int, fb: int) -> float:
     """E[g_s'(x_i) g_s'(x_k) f_a(x_a) f_b(x_b)] for the fields of C (module docstring); NaN where not reduced."""
+    return i4_cached(C, i, k, a, b, gs, fa, fb, np.empty(0, dtype=np.int64), np.empty(0), np.empty((0, 4, 4)))
+
+
+@numba.njit(cache=True)
+def i4_cached(C, i: int, k: int, a: int, b: int, gs: int, fa: int, fb: int, ids, P, W) -> float:
+    """:func:`i4` with ReLU's four-dimensional set pieces shared through the workspace (ids, P, W) of
+    :func:`tsdyn.orthant.relu_cache` (``ids`` empty: none, the plain :func:`tsdyn.orthant.truncated_moment`)."""
     if gs == LINEAR:
         return pair_mean(fa, fb, C[a, a], C[a, b], C[b, b])
     if gs == ERF:
@@ -121,7 +128,9 @@ def i4(C, i: int, k: int, a: int, b: int, gs: int, fa: int, fb: int) -> float:
     if fb == RELU:
         S[n] = b
         n += 1
-    return truncated_moment(C, a, b, S, n)
+    if ids.size == 0:
+        return truncated_moment(C, a, b, S, n)
+    return truncated_moment_cached(C, a, b, S, n, ids, P, W)
 
 
 @numba.njit(cache=True, inline="always")

@@ -209,18 +209,21 @@ def orthant(C, S, n) -> float:
 @numba.njit(cache=True)
 def _orthant_given(C, S, n, k, q) -> float:
     """P(X_s > 0, s in S minus {k, q} | X_k = X_q = 0): at most two coordinates remain."""
-    rest = np.empty(2, dtype=np.int64)
+    x = -1
+    y = -1
     m = 0
-    for t in range(n):
+    for t in range(n):                              # the (at most two) remaining coordinates, without allocating
         if S[t] != k and S[t] != q:
-            rest[m] = S[t]
+            if m == 0:
+                x = S[t]
+            else:
+                y = S[t]
             m += 1
     if m == 0:
         return 1.0
     if m == 1:
         return 0.5
     det = C[k, k] * C[q, q] - C[k, q] ** 2
-    x, y = rest[0], rest[1]
     # Schur complement of the (k, q) block for the two remaining coordinates.
     cxx = C[x, x] - (C[q, q] * C[x, k] ** 2 - 2.0 * C[k, q] * C[x, k] * C[x, q] + C[k, k] * C[x, q] ** 2) / det
     cyy = C[y, y] - (C[q, q] * C[y, k] ** 2 - 2.0 * C[k, q] * C[y, k] * C[y, q] + C[k, k] * C[y, q] ** 2) / det
@@ -232,10 +235,100 @@ def _orthant_given(C, S, n, k, q) -> float:
 @numba.njit(cache=True)
 def truncated_moment(C, y: int, z: int, S, n: int) -> float:
     """E[X_y X_z 1{X_s > 0 for s in S}] (Tallis 1961 at truncation 0; module docstring); S has n <= 4 entries."""
+    return truncated_moment_cached(C, y, z, S, n, np.empty(0))
+
+
+def relu_cache(L: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Empty workspace of :func:`truncated_moment_cached` for L fields: (ids, P, W).
+
+    ``ids[key]`` is the slot of a sorted 4-set (key = ((s0 L + s1) L + s2) L + s3; -1: not yet
+    seen; the last entry counts the slots used), ``P[slot]`` its orthant probability and
+    ``W[slot, t, u]`` = phi_2(0, 0; C_kk, C_kq, C_qq) P(rest > 0 | X_k = X_q = 0) for its t-th and
+    u-th coordinates (k, q): every piece of a Tallis moment over that set that does not depend on
+    the moment's own coordinates (y, z). Reset with :func:`reset_relu_cache` per covariance.
+    """
+    n = max(1, math.comb(L, 4))
+    ids = np.full(L**4 + 1, -1, dtype=np.int64)
+    ids[-1] = 0
+    return ids, np.empty(n), np.empty((n, 4, 4))
+
+
+@numba.njit(cache=True)
+def reset_relu_cache(ids) -> None:
+    """Forget every stored set (a new covariance)."""
+    ids[:] = -1
+    ids[-1] = 0
+
+
+@numba.njit(cache=True)
+def _set_slot(C, D, ids, P, W) -> int:
+    """Slot of the 4-set D (sorted in place), computing its P4 and W on first sight."""
+    for t in range(1, 4):                           # insertion sort of four indices
+        x = D[t]
+        u = t - 1
+        while u >= 0 and D[u] > x:
+            D[u + 1] = D[u]
+            u -= 1
+        D[u + 1] = x
+    L = C.shape[0]
+    key = ((D[0] * L + D[1]) * L + D[2]) * L + D[3]
+    slot = ids[key]
+    if slot >= 0:
+        return slot
+    slot = ids[ids.shape[0] - 1]
+    ids[ids.shape[0] - 1] = slot + 1
+    ids[key] = slot
+    P[slot] = orthant(C, D, 4)
+    for t in range(4):
+        W[slot, t, t] = 0.0
+        for u in range(t + 1, 4):
+            k, q = D[t], D[u]
+            det = C[k, k] * C[q, q] - C[k, q] ** 2
+            w = _orthant_given(C, D, 4, k, q) / (TWO_PI * math.sqrt(det)) if det > 0.0 else 0.0
+            W[slot, t, u] = w
+            W[slot, u, t] = w
+    return slot
+
+
+@numba.njit(cache=True)
+def truncated_moment_cached(C, y: int, z: int, S, n: int, ids, P, W) -> float:
+    """:func:`truncated_moment` with the set-only pieces of four-dimensional sets shared through the
+    workspace of :func:`relu_cache` (an ODE right-hand side meets each 4-set of fields up to six
+    times: I4(i, k, a, b) for every split into a student pair (i, k) and a field pair (a, b))."""
     D = np.empty(4, dtype=np.int64)
     m = distinct_set(C, S, n, D)
     if m < 0:
         return 0.0
+    if m < 4:
+        return _tallis(C, y, z, D, m)
+    slot = _set_slot(C, D, ids, P, W)
+    total = C[y, z] * P[slot]
+    for t in range(4):
+        k = D[t]
+        cyk = C[y, k]
+        if cyk == 0.0:
+            continue
+        ratio = C[z, k] / C[k, k]
+        for u in range(4):
+            if u != t:
+                q = D[u]
+                total += cyk * (C[z, q] - ratio * C[k, q]) * W[slot, t, u]
+    return total
+
+
+@numba.njit(cache=True)
+def truncated_moment(C, y: int, z: int, S, n: int) -> float:
+    """E[X_y X_z 1{X_s > 0 for s in S}] (Tallis 1961 at truncation 0; module docstring); S has n <= 4 entries."""
+    D = np.empty(4, dtype=np.int64)
+    m = distinct_set(C, S, n, D)
+    if m < 0:
+        return 0.0
+    return _tallis(C, y, z, D, m)
+
+
+@numba.njit(cache=True)
+def _tallis(C, y: int, z: int, D, m: int) -> float:
+    """The Tallis sum of :func:`truncated_moment` over the m distinct coordinates D."""
     total = C[y, z] * orthant(C, D, m)
     for t in range(m):
         k = D[t]

@@ -65,7 +65,7 @@ def write_rows(rows: Iterable[dict], path: Path, columns: Sequence[str] | None =
 
 def _cell(value) -> str:
     if isinstance(value, float):
-        return repr(value)
+        return repr(float(value))  # np.float64 is a float whose repr is "np.float64(...)" in NumPy 2
     if hasattr(value, "item"):  # numpy scalar
         return _cell(value.item())
     return str(value)

@@ -18,6 +18,7 @@ import numpy as np
 
 from tsdyn import conventions as cv
 from tsdyn.atomic import replaced_together
+from tsdyn.cli_options import add_breadth_arguments, breadth_options
 from tsdyn.checks import DivergenceError, check_mask, check_memory, check_writable
 from tsdyn.dynamics.run import RunSettings, record_steps
 from tsdyn.dynamics.weights_engine import STREAM_VERSION, Networks, memory_needed, run_weights
@@ -27,13 +28,18 @@ from tsdyn.trajectory import Trajectory
 __all__ = ["simulate", "main", "Networks", "STREAM_VERSION", "memory_needed"]
 
 
+#: Whether the order-parameter engine takes the issue-16 options (activation, decay, batch, schedules); not yet.
+ORDER_ENGINE_TAKES_BREADTH = False
+
+
 def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None, lr: float = cv.DEFAULT_LR,
              lr2: float | None = None, sigma: float = 0.0, vstar=None,
              steps: int = cv.DEFAULT_TRAIN_STEPS, seed: int = 0, data_seed: int | None = None,
              init_scale: float = 1.0, times: Sequence[float] | np.ndarray | None = None,
              per_decade: int = cv.DEFAULT_PER_DECADE,
              train_second_layer: bool = True, test_samples: int = 0, mask: np.ndarray | None = None,
-             progress: bool = False, engine: str = "weights", start=None) -> Trajectory:
+             progress: bool = False, engine: str = "weights", start=None, activation="erf",
+             weight_decay: float = 0.0, batch: int = 1, lr_schedule=None, lr2_schedule=None) -> Trajectory:
     """Train a student (K nodes) on a teacher (M nodes) by online SGD; record its order parameters.
 
     Pruning paper Sec. 2 (model) and Sec. 4 (setting); the update is that of
@@ -78,6 +84,12 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
         weights-engine run), e.g. a pruned student to retrain (``mask`` then
         holds pruned first-layer weights at 0). M, K (and N for weights) and
         vstar are the start's (passing others is an error); ``init_scale`` is unused.
+    activation : "erf" (default), "relu", "linear", or a "teacher/student" pair such as "erf/relu".
+    weight_decay : kappa in [0, N): each step multiplies w and v by (1 - kappa/N) before the gradient step.
+    batch : samples per SGD step (>= 1); the gradient is their mean and t = steps / N (B * steps samples).
+    lr_schedule, lr2_schedule : ``"constant"``, ``"inverse:TAU"`` or ``"piecewise:F0,T1:F1,..."``
+        (:mod:`tsdyn.dynamics.schedules`): eta(t) = lr f(t); lr2_schedule defaults to lr_schedule.
+        The weights engine only, so far (the order engine refuses non-default values).
 
     Returns
     -------
@@ -114,8 +126,12 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
         N=cv.DEFAULT_N if N is None else N, M=cv.DEFAULT_M if M is None else M, K=cv.DEFAULT_K if K is None else K, lr=lr, lr2=lr2, sigma=sigma,
         vstar=cv.DEFAULT_VSTAR if vstar is None else vstar, steps=steps, seed=seed, data_seed=data_seed,
         init_scale=init_scale, per_decade=per_decade, train_second_layer=train_second_layer,
-        test_samples=test_samples)
+        test_samples=test_samples, activation=activation, weight_decay=weight_decay, batch=batch,
+        lr_schedule=lr_schedule, lr2_schedule=lr2_schedule)
     records = record_steps(times, settings)
+    if engine == "order" and not settings.is_default_model and not ORDER_ENGINE_TAKES_BREADTH:
+        raise ValueError("activation, weight_decay, batch and lr schedules other than the defaults are not yet "
+                         "supported by engine='order'; use engine='weights'")
     if engine == "order":
         return simulate_order(settings, records, start, progress=progress)
     check_memory(f"a run with N = {settings.N}, K = {settings.K}, M = {settings.M}",
@@ -159,7 +175,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m tsdyn.simulate",
         description="Online SGD of a two-layer student (K nodes) learning a two-layer teacher (M nodes), "
                     "g = erf(x/sqrt2). Defaults are the pruning paper's setting. Writes PREFIX.csv "
-                    "(t, eg[, test_mse]), PREFIX.npz (order parameters, weights) and PREFIX.png (eg(t)).",
+                    "(t, eg[, test_mse]), PREFIX.npz (order parameters, weights) and PREFIX.png (eg(t)). "
+                    "--activation, --weight-decay, --batch and --lr-schedule widen the model (issue 16).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--N", type=int, default=cv.DEFAULT_N, help="input dimension")
     p.add_argument("--M", type=int, default=None, help="teacher hidden nodes (default 2, or the start's)")
@@ -188,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
                         "its final state)")
     p.add_argument("--out", default="simulation", help="output prefix of the .csv, .npz and .png files")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p
+    return add_breadth_arguments(p)
 
 
 def plot_eg(traj: Trajectory, path: str | Path) -> Path:
@@ -219,10 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Before the run: a result that cannot be written is a result lost.
         outputs = [check_writable("--out", f"{args.out}.{suffix}") for suffix in ("csv", "npz", "png")]
+        breadth = breadth_options(args)
         traj = simulate(N=args.N, M=args.M, K=args.K, lr=args.lr, lr2=args.lr2, sigma=args.sigma, vstar=vstar,
                         steps=args.steps, seed=args.seed, data_seed=args.data_seed, init_scale=args.init_scale, per_decade=args.per_decade,
                         train_second_layer=not args.freeze_second_layer, test_samples=args.test_samples,
-                        progress=not args.no_progress, engine=args.engine, start=args.start)
+                        progress=not args.no_progress, engine=args.engine, start=args.start, **breadth)
     except (ValueError, DivergenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

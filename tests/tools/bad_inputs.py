@@ -61,6 +61,8 @@ THEOREMS_ZC = ('students = [{ M = 2, Z = [1, 2] }]\nN = 100\nlr = 0.5\nvstar = 4
 
 #: The packaged retrain TOML (complete and valid): each retrain case breaks one key of it.
 RETRAIN = (Path(__file__).resolve().parents[2] / "tsdyn" / "sims" / "retrain.toml").read_text()
+#: The packaged breadth TOML (issue 16), broken one key at a time likewise.
+BREADTH = (Path(__file__).resolve().parents[2] / "tsdyn" / "sims" / "breadth.toml").read_text()
 
 
 def toml_case(id, text, culprit, target="fig2a"):
@@ -151,6 +153,33 @@ TOML = [
               target="theorems_zc"),
     toml_case("theorems-zc-cos-min", THEOREMS_ZC.replace("cos_min = 0.9", "cos_min = 1.5"), "cos_min",
               target="theorems_zc"),
+    toml_case("breadth-activation-unknown", BREADTH.replace('"relu", "linear"]', '"relu", "tanh"]'), "activations",
+              target="breadth"),
+    toml_case("breadth-activation-mixed", BREADTH.replace('"relu", "linear"]', '"erf/relu"]'), "activations",
+              target="breadth"),
+    toml_case("breadth-activation-number", BREADTH.replace('"relu", "linear"]', '"relu", 3]'), "activations",
+              target="breadth"),
+    toml_case("breadth-schedule-garbled", BREADTH.replace('lr_schedule = "inverse:300"', 'lr_schedule = "inverse:"'),
+              "lr_schedule", target="breadth"),
+    toml_case("breadth-schedule-tau-negative",
+              BREADTH.replace('lr_schedule = "inverse:300"', 'lr_schedule = "inverse:-5"'), "lr_schedule",
+              target="breadth"),
+    toml_case("breadth-schedule-constant",
+              BREADTH.replace('lr_schedule = "inverse:300"', 'lr_schedule = "constant"'), "lr_schedule",
+              target="breadth"),
+    toml_case("breadth-sigma-zero", BREADTH.replace("sigma = 0.5", "sigma = 0.0"), "sigma", target="breadth"),
+    toml_case("breadth-fit-range-beyond", BREADTH.replace("fit_range = [5000.0, 20000.0]", "fit_range = [5000.0, 30000.0]"),
+              "fit_range", target="breadth"),
+    toml_case("breadth-N-small", BREADTH.replace("Ns = [500, 5000, 20000]", "Ns = [3, 5000]"), "Ns", target="breadth"),
+    toml_case("breadth-quick-typo", BREADTH.replace("[quick.annealing]", "[quick.anealing]"), "anealing",
+              target="breadth"),
+    toml_case("breadth-batch-zero", BREADTH.replace("[annealing]\n", "[annealing]\nbatch = 0\n"), "batch",
+              target="breadth"),
+    toml_case("breadth-weight-decay-negative", BREADTH.replace("[annealing]\n", "[annealing]\nweight_decay = -0.1\n"),
+              "weight_decay", target="breadth"),
+    toml_case("breadth-lr2-schedule-garbled", BREADTH.replace("[annealing]\n", '[annealing]\nlr2_schedule = "often"\n'),
+              "lr2_schedule", target="breadth"),
+    toml_case("breadth-replicas-zero", BREADTH.replace("replicas = 2", "replicas = 0"), "replicas", target="breadth"),
 ]
 
 
@@ -200,6 +229,15 @@ SIMULATE = [
     sim("vstar-length", ["--vstar", "1", "2", "3"], "vstar"), sim("seed-negative", ["--seed=-1"], "seed"),
     sim("data-seed-negative", ["--data-seed=-1"], "data_seed"), sim("lr-nan", ["--lr", "nan"], "lr"),
     sim("lr-inf", ["--lr", "inf"], "lr"), sim("N-float", ["--N", "100.5"], "--N"),
+    sim("activation-unknown", ["--activation", "tanh"], "--activation"),
+    sim("activation-pair-unknown", ["--activation", "erf/tanh"], "--activation"),
+    sim("weight-decay-negative", ["--weight-decay=-0.1"], "--weight-decay"),
+    sim("weight-decay-nan", ["--weight-decay", "nan"], "--weight-decay"),
+    sim("batch-zero", ["--batch", "0"], "--batch"), sim("batch-word", ["--batch", "two"], "--batch"),
+    sim("lr-schedule-garbled", ["--lr-schedule", "inverse"], "--lr-schedule"),
+    sim("lr-schedule-tau-zero", ["--lr-schedule", "inverse:0"], "--lr-schedule"),
+    sim("lr-schedule-times-unsorted", ["--lr-schedule", "piecewise:1,20:0.5,10:0.2"], "--lr-schedule"),
+    sim("lr2-schedule-garbled", ["--lr2-schedule", "sometimes"], "--lr2-schedule"),
 ]
 
 
@@ -222,6 +260,12 @@ ODE = [
     ode("out-unwritable", ["--out", "/proc/tsdyn/x"], "--out"), ode("times-and-tmax", ["--times", "1,2", "--tmax", "5"], "--tmax"),
     ode("euler-and-rtol", ["--euler-dt", "0.1", "--rtol", "1e-6"], "--rtol"),
     ode("tmax-huge", ["--tmax", "1e300"], "tmax"),
+    ode("activation-unknown", ["--activation", "tanh"], "--activation"),
+    ode("activation-mixed-no-ode", ["--activation", "erf/relu"], "activation"),
+    ode("weight-decay-negative", ["--weight-decay=-1"], "--weight-decay"),
+    ode("batch-zero", ["--batch", "0"], "--batch"),
+    ode("lr-schedule-garbled", ["--lr-schedule", "piecewise:1,2"], "--lr-schedule"),
+    ode("lr2-schedule-factor-negative", ["--lr2-schedule", "piecewise:1,5:-1"], "--lr2-schedule"),
 ]
 
 PRELUDE = """

@@ -10,6 +10,10 @@ Euler as in the existing codes. Both return a :class:`tsdyn.trajectory.Trajector
 at the record times, like the simulator, so theory and simulation started from
 the same state overlay directly.
 
+Issue 16 options: ``activation`` (erf: the fused kernel; relu, linear and mixed pairs: the general
+kernel of :mod:`tsdyn.dynamics.ode_rhs_general`), ``weight_decay``, ``batch`` and learning-rate
+schedules (:mod:`tsdyn.dynamics.schedules`), all applied in :class:`tsdyn.dynamics.ode_rhs.OdeRhs`.
+
 Domain guard: the joint covariance [[Q, R], [R^T, T]] must stay positive
 semi-definite (which keeps every arcsin argument of the integrals in [-1, 1]).
 It is checked after every solver step and at every record time (Euler: the
@@ -36,9 +40,13 @@ import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
 from tqdm import tqdm
 
+from tsdyn.cli_options import add_breadth_arguments, breadth_options
 from tsdyn.checks import check_bool, check_choice, check_int, check_real, check_times, check_tolerance, check_writable
 from tsdyn.atomic import replaced_together
 from tsdyn.conventions import DEFAULT_LR, DEFAULT_N, DEFAULT_PER_DECADE, DEFAULT_TRAIN_STEPS, time_of_step
+from tsdyn.activation_integrals import ode_supported
+from tsdyn.conventions import activation_pair
+from tsdyn.dynamics.schedules import Schedule
 from tsdyn.eg import eg
 from tsdyn.dynamics.ode_rhs import OdeRhs, covariance_is_psd, pack, unpack
 from tsdyn.order_parameters import PSD_TOL, OrderParameters
@@ -49,6 +57,8 @@ from tsdyn.trajectory import Trajectory, load_state, record_grid
 DEFAULT_METHOD = "LSODA"
 DEFAULT_RTOL = 1e-9
 DEFAULT_ATOL = 1e-10
+#: Default solver of non-erf students (``benchmarks/bench_relu_ode.py``).
+GENERAL_METHOD = "LSODA"
 #: Horizon of the paper's runs: 800 000 steps at N = 500.
 DEFAULT_TMAX = float(time_of_step(DEFAULT_TRAIN_STEPS, DEFAULT_N))
 SOLVERS = dict(RK45=RK45, RK23=RK23, DOP853=DOP853, Radau=Radau, BDF=BDF, LSODA=LSODA)
@@ -121,8 +131,9 @@ def domain_problem(y: np.ndarray, params: OrderParameters) -> str | None:
 def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma: float = 0.0,
               tmax: float | None = None, times=None, per_decade: int = DEFAULT_PER_DECADE,
               train_second_layer: bool = True,
-              method: str = DEFAULT_METHOD, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-              euler_dt: float | None = None, progress: bool = False) -> Trajectory:
+              method: str | None = None, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+              euler_dt: float | None = None, progress: bool = False, activation="erf",
+              weight_decay: float = 0.0, batch: int = 1, lr_schedule=None, lr2_schedule=None) -> Trajectory:
     """Integrate the order-parameter ODEs of Goldt et al. 2019 (see :mod:`tsdyn.dynamics.ode_rhs`) from ``start``.
 
     Parameters
@@ -137,10 +148,19 @@ def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma:
     per_decade : density of the default log-spaced record grid (:func:`tsdyn.trajectory.record_grid`).
     train_second_layer : False freezes v (dv/dt = 0).
     method, rtol, atol : scipy solver ("LSODA", "BDF", "Radau" use the analytic Jacobian;
-        "DOP853", "RK45", "RK23") and its tolerances.
+        "DOP853", "RK45", "RK23") and its tolerances. None: "LSODA" for erf students,
+        :data:`GENERAL_METHOD` otherwise (see ``benchmarks/bench_relu_ode.py``).
     euler_dt : if given, use fixed-step explicit Euler with this step instead (a
         shorter last step lands on each record time); method/rtol/atol are then unused.
     progress : show a tqdm bar over t.
+    activation : "erf", "relu", "linear" or a "teacher/student" pair
+        (:func:`tsdyn.conventions.activation_pair`); an erf teacher with a relu student has no
+        ODE reduction (:func:`tsdyn.activation_integrals.ode_supported`) and is refused.
+    weight_decay : kappa >= 0 (per-step factor 1 - kappa/N on both layers): dQ/dt -= 2 kappa Q,
+        dR/dt -= kappa R, dv/dt -= kappa v.
+    batch : mini-batch size B >= 1 (the mean gradient of B samples): the lr^2 terms get 1/B.
+    lr_schedule, lr2_schedule : learning-rate schedules (:class:`tsdyn.dynamics.schedules.Schedule`
+        or its text form; None = constant; lr2_schedule None = lr_schedule): eta(t) = lr f(t).
 
     Returns
     -------
@@ -158,15 +178,30 @@ def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma:
     if not check_bool("train_second_layer", train_second_layer):
         lr2 = 0.0
     check_bool("progress", progress)
+    teacher, student = activation_pair(activation)
+    if not ode_supported(activation):
+        raise ValueError(f"activation {teacher}/{student} (erf teacher, relu student) has no ODE reduction; "
+                         "use an engine (tsdyn.simulate) or another pair")
+    label = teacher if teacher == student else f"{teacher}/{student}"
+    weight_decay = check_real("weight_decay", weight_decay, low=0.0, high=1e6)
+    batch = check_int("batch", batch, low=1, high=10**9)
+    schedule = Schedule.parse(lr_schedule)
+    schedule2 = schedule if lr2_schedule is None else Schedule.parse(lr2_schedule)
     if euler_dt is None:
+        if method is None:
+            method = DEFAULT_METHOD if label == "erf" else GENERAL_METHOD
         check_choice("method", method, SOLVE_IVP_METHODS)
         rtol = check_tolerance("rtol", rtol)
         atol = check_tolerance("atol", atol)
     else:
         euler_dt = check_real("euler_dt", euler_dt, low=0.0, low_open=True)
-    rhs = OdeRhs(params.T, params.vstar, params.K, lr=lr, lr2=lr2, sigma=sigma)
+    rhs = OdeRhs(params.T, params.vstar, params.K, lr=lr, lr2=lr2, sigma=sigma, weight_decay=weight_decay,
+                 batch=batch, lr_schedule=schedule, lr2_schedule=schedule2, activation=(teacher, student))
     y0 = pack(params.Q, params.R, params.v)
     info = dict(lr=lr, lr2=lr2, sigma=sigma, train_second_layer=bool(train_second_layer))
+    if (label, weight_decay, batch, schedule.kind, schedule2.kind) != ("erf", 0.0, 1, "constant", "constant"):
+        info.update(activation=label, weight_decay=weight_decay, batch=batch, lr_schedule=schedule.label(),
+                    lr2_schedule=schedule2.label())
     bar = tqdm(total=float(record[-1]), disable=not progress, desc="ode", unit="t",
                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}]")  # no ETA: steps are not linear in t
     started = time.perf_counter()
@@ -176,11 +211,13 @@ def integrate(start, *, lr: float = DEFAULT_LR, lr2: float | None = None, sigma:
             ys, reached, success, message, extra = _solve_adaptive(rhs, y0, record, params, method, rtol, atol, bar)
             info.update(method=method, rtol=rtol, atol=atol, **extra)
         else:
-            ys, reached, success, message = _solve_euler(rhs, y0, record, params, euler_dt, bar)
+            ys, reached, success, message = _solve_euler(rhs, y0, record, params, euler_dt, bar, (teacher, student))
             info.update(method="euler", euler_dt=euler_dt, rtol=None, atol=None)
     info.update(nfev=rhs.nfev, seconds=time.perf_counter() - started, success=success, message=message)
     Q, R, v = unpack(ys, params.K, params.M)
-    return Trajectory(times=record[:reached], eg=np.atleast_1d(eg(Q, R, params.T, v, params.vstar)),
+    ge = eg(Q, R, params.T, v, params.vstar) if label == "erf" else eg(Q, R, params.T, v, params.vstar,
+                                                                         activation=(teacher, student))
+    return Trajectory(times=record[:reached], eg=np.atleast_1d(ge),
                       Q=Q, R=R, v=v, T=np.array(params.T), vstar=np.array(params.vstar), initial=params,
                       success=success, message=message, info=info)
 
@@ -218,12 +255,13 @@ def _solve_adaptive(rhs: OdeRhs, y0, record, params, method, rtol, atol, bar):
     return ys, r, True, "reached the last record time", extra
 
 
-def _solve_euler(rhs: OdeRhs, y0, record, params, dt: float, bar):
+def _solve_euler(rhs: OdeRhs, y0, record, params, dt: float, bar, activation=("erf", "erf")):
     """Fixed-step explicit Euler on ``rhs``; the state is checked at every step and record time."""
     ys = np.empty((record.size, y0.size))
     y, t = y0.copy(), 0.0
-    zero = eg(params.Q, params.R, params.T, np.zeros(params.K), params.vstar)
-    eg_bound = DIVERGED_EG_FACTOR * max(float(eg(params.Q, params.R, params.T, params.v, params.vstar)), float(zero))
+    zero = eg(params.Q, params.R, params.T, np.zeros(params.K), params.vstar, activation)
+    eg_bound = DIVERGED_EG_FACTOR * max(float(eg(params.Q, params.R, params.T, params.v, params.vstar, activation)),
+                                        float(zero))
     for r, target in enumerate(record):
         n_full = int(math.floor((target - t) / dt * (1.0 + 1e-12)))
         steps = [dt] * n_full
@@ -243,7 +281,7 @@ def _solve_euler(rhs: OdeRhs, y0, record, params, dt: float, bar):
         if why is not None:
             return ys[:r], r, False, f"stopped at t = {t:.6g}: left the valid domain: {why}"
         Q, R, v = unpack(y, params.K, params.M)
-        e = float(eg(Q, R, params.T, v, params.vstar))
+        e = float(eg(Q, R, params.T, v, params.vstar, activation))
         if not e <= eg_bound:
             return ys[:r], r, False, (f"diverged at t = {t:.6g}: eps_g = {e:.3g} exceeds {eg_bound:.3g} "
                                       f"({DIVERGED_EG_FACTOR:g} x max(eps_g(0), eps_g of v = 0)); explicit "
@@ -280,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use fixed-step explicit Euler with this step instead of the adaptive solver")
     p.add_argument("--freeze-second-layer", action="store_true", help="keep the student's v fixed (dv/dt = 0)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p
+    return add_breadth_arguments(p)
 
 
 def recorded_times(path) -> np.ndarray | None:
@@ -313,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.euler_dt is not None and (args.method != DEFAULT_METHOD or args.rtol != DEFAULT_RTOL
                                           or args.atol != DEFAULT_ATOL):
             raise ValueError("--euler-dt is fixed-step Euler: it takes no --method, --rtol or --atol")
+        breadth = breadth_options(args, ode=True)
         outputs = {suffix: check_writable("--out", f"{args.out}.{suffix}") for suffix in ("csv", "npz")}
         explicit = parse_times(args.times) if args.times is not None else None
         stored = recorded_times(args.init)      # also checks that --init is readable, before any work
@@ -320,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         traj = integrate(args.init, lr=args.lr, lr2=args.lr2, sigma=args.sigma, tmax=args.tmax, times=times,
                          per_decade=args.per_decade, train_second_layer=not args.freeze_second_layer,
                          method=args.method, rtol=args.rtol, atol=args.atol, euler_dt=args.euler_dt,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, **breadth)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

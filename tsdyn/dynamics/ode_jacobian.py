@@ -24,14 +24,14 @@ def _scatter(row: np.ndarray, at: int, value: float) -> None:
 
 @numba.njit(cache=True, fastmath=FASTMATH)
 def jacobian_kernel(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: float, lr2: float,
-                    sigma2: float, s4: np.ndarray, asin4: np.ndarray) -> np.ndarray:
+                    sigma2: float, s4: np.ndarray, asin4: np.ndarray, lr_sq: float) -> np.ndarray:
     """d(dy/dt)/dy of :func:`tsdyn.dynamics.ode_rhs.rhs`, analytically, given the I4 arcsin arguments and their arcsins.
 
     Every integral is differentiated with respect to each covariance entry of
     its fields and the result is added to the state variable holding that
     entry, so fields that coincide (I4(i, k, i, b), ...) are handled by the
     same scatter. ``s4`` and ``asin4`` are ``args4`` of :func:`~tsdyn.dynamics.ode_rhs.first_stage`
-    before and after the arcsin.
+    before and after the arcsin; ``lr_sq`` the factor of the lr^2 terms (lr^2 / B).
     """
     M = T.shape[0]
     L = K + M
@@ -82,7 +82,7 @@ def jacobian_kernel(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr:
                 H += weights4[q] * asin4[q, p]
             H *= FOUR_OVER_PI2 * rs4
             J2 = TWO_OVER_PI * rs4
-            lr2_ = lr * lr
+            lr2_ = lr_sq
             row[vbase + i] += lr2_ * c[k] * (H + sigma2 * J2)
             row[vbase + k] += lr2_ * c[i] * (H + sigma2 * J2)
             mult = lr2_ * c[i] * c[k]

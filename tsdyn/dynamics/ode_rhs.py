@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 from tsdyn.dynamics.ode_jacobian import jacobian_kernel
+from tsdyn.dynamics.schedules import factor_at
 from tsdyn.dynamics.ode_state import (FASTMATH, covariance_is_psd, covariance_terms, joint_covariance,  # noqa: F401
                                       pack, pair_weights, unpack)
 from tsdyn.integrals import (ARCSIN_SLACK, FOUR_OVER_PI2, TWO_OVER_PI, i2_argument_nb, i3_reduced_numerator_nb,
@@ -37,9 +38,10 @@ from tsdyn.integrals import (ARCSIN_SLACK, FOUR_OVER_PI2, TWO_OVER_PI, i2_argume
 
 @numba.njit(cache=True, fastmath=FASTMATH)
 def first_stage(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: float, sigma2: float,
-                args4: np.ndarray, args2: np.ndarray):
+                args4: np.ndarray, args2: np.ndarray, lr_sq: float):
     """Everything of d y / dt except the arcsin sums, plus those sums' arguments.
 
+    ``lr_sq`` is the factor of the lr^2 terms: lr^2 / B for mini-batches of B samples.
     Returns ``(dy, weights4, prefactor4, c)``; fills ``args4[q, p]`` with the
     I4 arcsin argument of student pair p = (i <= k) and field pair q = (a <= b),
     and ``args2[i, a]`` with that of I2(i, a). The arcsins are taken by NumPy in one vectorised call
@@ -96,7 +98,7 @@ def first_stage(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: flo
                 xr[a, p] = C[i, a]
                 zr[a, p] = C[k, a]
             inv_sqrt_L4 = 1.0 / math.sqrt(L4[p])
-            lr2_vv = lr * lr * c[i] * c[k]
+            lr2_vv = lr_sq * c[i] * c[k]
             prefactor4[p] = lr2_vv * FOUR_OVER_PI2 * inv_sqrt_L4
             # sigma^2 J2(i, k), J2 = (2/pi) lambda_4^(-1/2)
             dy[p] = -lr * (c[i] * G[i, k] + c[k] * G[k, i]) + lr2_vv * sigma2 * TWO_OVER_PI * inv_sqrt_L4
@@ -171,10 +173,12 @@ def arcsin_buffer(K: int, M: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def rhs(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: float, lr2: float, sigma2: float,
-        buffer: tuple | None = None) -> tuple[np.ndarray, bool]:
+        buffer: tuple | None = None, batch: int = 1) -> tuple[np.ndarray, bool]:
     """d y / dt of the ODEs above, and whether every arcsin argument was valid.
 
-    ``lr2 = 0`` freezes the second layer; ``sigma2`` is the noise variance.
+    ``lr2 = 0`` freezes the second layer; ``sigma2`` is the noise variance; ``batch`` B divides
+    the lr^2 terms (I4 and sigma^2 J2: the mean gradient of B samples has 1/B of the variance).
+    Weight decay and schedules are :class:`OdeRhs`'s (decay is linear, schedules only scale lr).
     An arcsin argument beyond [-1, 1] (the state left the valid domain, or a
     solver's trial stage overshot) is clipped so that the derivative stays
     finite, and the flag is False if one exceeded 1 by more than round-off
@@ -182,7 +186,8 @@ def rhs(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: float, lr2:
     ``buffer`` is an optional :func:`arcsin_buffer` to reuse.
     """
     flat, args4, args2 = arcsin_buffer(K, T.shape[0]) if buffer is None else buffer
-    dy0, weights4, prefactor4, c = first_stage(y, T, vstar, K, lr, sigma2, args4, args2)
+    lr_sq = lr * lr / batch
+    dy0, weights4, prefactor4, c = first_stage(y, T, vstar, K, lr, sigma2, args4, args2, lr_sq)
     # Common case without a per-element bound check: an argument beyond +-1 gives NaN here
     # (and a RuntimeWarning unless the caller silenced it with np.errstate) ...
     np.arcsin(flat, out=flat)
@@ -190,7 +195,7 @@ def rhs(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: float, lr2:
     if finite:
         return dy, True
     # ... and only then are the arguments formed again, measured and clipped.
-    dy0, weights4, prefactor4, c = first_stage(y, T, vstar, K, lr, sigma2, args4, args2)
+    dy0, weights4, prefactor4, c = first_stage(y, T, vstar, K, lr, sigma2, args4, args2, lr_sq)
     worst = float(np.max(np.abs(flat))) if flat.size else 0.0
     np.arcsin(np.clip(flat, -1.0, 1.0, out=flat), out=flat)
     dy, finite = second_stage(dy0, args4, args2, weights4, prefactor4, c, lr2)
@@ -198,17 +203,18 @@ def rhs(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: float, lr2:
 
 
 def jacobian(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: float, lr2: float, sigma2: float,
-             buffer: tuple | None = None) -> np.ndarray:
+             buffer: tuple | None = None, batch: int = 1) -> np.ndarray:
     """Jacobian d(dy/dt)/dy of :func:`rhs` at ``y`` (analytic; an (n, n) array)."""
     flat, args4, args2 = arcsin_buffer(K, T.shape[0]) if buffer is None else buffer
-    first_stage(y, T, vstar, K, lr, sigma2, args4, args2)
+    lr_sq = lr * lr / batch
+    first_stage(y, T, vstar, K, lr, sigma2, args4, args2, lr_sq)
     s4 = args4.copy()
     np.arcsin(np.clip(flat, -1.0, 1.0, out=flat), out=flat)
-    return jacobian_kernel(y, T, vstar, K, lr, lr2, sigma2, s4, args4)
+    return jacobian_kernel(y, T, vstar, K, lr, lr2, sigma2, s4, args4, lr_sq)
 
 
 class OdeRhs:
-    """The ODE right-hand side as a callable ``f(t, y)`` for a fixed (T, v*, K, rates).
+    """The ODE right-hand side as a callable ``f(t, y)`` for a fixed (T, v*, K, rates, options).
 
     Parameters
     ----------
@@ -217,6 +223,14 @@ class OdeRhs:
     K : number of student nodes.
     lr, lr2 : learning rates of the first and second layer (lr2 = 0 freezes v).
     sigma : output-noise standard deviation.
+    weight_decay : kappa >= 0; adds dQ/dt -= 2 kappa Q, dR/dt -= kappa R, dv/dt -= kappa v (the
+        per-step factor 1 - kappa/N on both layers, to O(1/N); a frozen v does not decay).
+    batch : mini-batch size B; the lr^2 terms (I4, sigma^2 J2) are divided by B.
+    lr_schedule, lr2_schedule : :class:`tsdyn.dynamics.schedules.Schedule` or None (constant);
+        the rates at time t are lr f(t) and lr2 f2(t) (lr2_schedule None: the same as lr_schedule).
+    activation : "erf" (the fused kernel above) or any pair the ODE supports
+        (:func:`tsdyn.activation_integrals.ode_supported`; the general kernel of
+        :mod:`tsdyn.dynamics.ode_rhs_general`).
 
     Attributes
     ----------
@@ -224,22 +238,73 @@ class OdeRhs:
     in_domain : whether every arcsin argument of the last evaluation was in [-1, 1].
     """
 
-    def __init__(self, T: np.ndarray, vstar: np.ndarray, K: int, *, lr: float, lr2: float, sigma: float):
+    def __init__(self, T: np.ndarray, vstar: np.ndarray, K: int, *, lr: float, lr2: float, sigma: float,
+                 weight_decay: float = 0.0, batch: int = 1, lr_schedule=None, lr2_schedule=None,
+                 activation="erf"):
+        from tsdyn.activation_integrals import field_codes
+        from tsdyn.dynamics.schedules import Schedule
+
         self.T = np.ascontiguousarray(T, dtype=float)
         self.vstar = np.ascontiguousarray(vstar, dtype=float)
         self.K = int(K)
+        M = self.T.shape[0]
         self.lr, self.lr2, self.sigma2 = float(lr), float(lr2), float(sigma) ** 2
+        self.batch = int(batch)
+        self.weight_decay = float(weight_decay)
+        self.decay = decay_rates(self.K, M, self.weight_decay, self.lr2 != 0.0)
+        first = Schedule.parse(lr_schedule)
+        second = first if lr2_schedule is None else Schedule.parse(lr2_schedule)
+        self._schedules = None if first.kind == second.kind == "constant" else (first.packed(), second.packed())
+        self.codes = field_codes(activation, self.K, M)
+        self.general = bool(np.any(self.codes != 0))
         self.nfev = 0
         self.njev = 0
         self.in_domain = True
-        self._buffer = arcsin_buffer(self.K, self.T.shape[0])
+        self._buffer = None if self.general else arcsin_buffer(self.K, M)
+        if self.general:
+            from tsdyn.orthant import relu_cache
+            self._work = relu_cache(self.K + M)
+
+    def rates(self, t: float) -> tuple[float, float]:
+        """(lr(t), lr2(t)): the rates scaled by the schedules' factors at t."""
+        if self._schedules is None:
+            return self.lr, self.lr2
+        (c1, tau1, t1, f1), (c2, tau2, t2, f2) = self._schedules
+        return self.lr * factor_at(c1, tau1, t1, f1, float(t)), self.lr2 * factor_at(c2, tau2, t2, f2, float(t))
 
     def jacobian(self, t: float, y: np.ndarray) -> np.ndarray:
-        """d f / d y at ``y`` (:func:`jacobian`), for implicit solvers."""
+        """d f / d y at ``y`` (:func:`jacobian`, or the general kernel's), for implicit solvers."""
         self.njev += 1
-        return jacobian(y, self.T, self.vstar, self.K, self.lr, self.lr2, self.sigma2, self._buffer)
+        lr, lr2 = self.rates(t)
+        if self.general:
+            from tsdyn.dynamics.ode_rhs_general import general_jacobian
+            J = general_jacobian(y, self.T, self.vstar, self.K, lr, lr2, self.sigma2, self.codes, self.batch)
+        else:
+            J = jacobian(y, self.T, self.vstar, self.K, lr, lr2, self.sigma2, self._buffer, self.batch)
+        if self.weight_decay != 0.0:
+            J[np.diag_indices_from(J)] -= self.decay
+        return J
 
     def __call__(self, t: float, y: np.ndarray) -> np.ndarray:
         self.nfev += 1
-        dy, self.in_domain = rhs(y, self.T, self.vstar, self.K, self.lr, self.lr2, self.sigma2, self._buffer)
+        lr, lr2 = self.rates(t)
+        if self.general:
+            from tsdyn.dynamics.ode_rhs_general import general_rhs
+            dy, self.in_domain = general_rhs(y, self.T, self.vstar, self.K, lr, lr2, self.sigma2, self.codes,
+                                             self.batch, self._work)
+        else:
+            dy, self.in_domain = rhs(y, self.T, self.vstar, self.K, lr, lr2, self.sigma2, self._buffer, self.batch)
+        if self.weight_decay != 0.0:
+            dy -= self.decay * y
         return dy
+
+
+def decay_rates(K: int, M: int, weight_decay: float, train_second_layer: bool = True) -> np.ndarray:
+    """kappa times (2 for each Q entry, 1 for each R entry, 1 for each v_i, 0 if v is frozen): dy/dt -= this * y.
+
+    From w <- (1 - kappa/N) w + O(eta/sqrt N), v <- (1 - kappa/N) v + O(eta_v/N) at t = steps / N:
+    Q = w w^T / N shrinks by (1 - kappa/N)^2, R and v by (1 - kappa/N) per step.
+    """
+    nq = K * (K + 1) // 2
+    return weight_decay * np.concatenate([np.full(nq, 2.0), np.ones(K * M),
+                                          np.full(K, 1.0 if train_second_layer else 0.0)])

@@ -21,6 +21,7 @@ import numpy as np
 
 from tsdyn import conventions as cv
 from tsdyn.checks import DivergenceError, check_bool, check_int, check_real, check_times
+from tsdyn.dynamics.schedules import Schedule
 from tsdyn.dynamics.sgd_kernel import DIVERGENCE_BOUND
 from tsdyn.order_parameters import as_vstar
 from tsdyn.trajectory import record_grid
@@ -44,6 +45,10 @@ class RunSettings:
     steps : SGD steps (the run ends at t = steps/N). seed, data_seed : random streams (module docstring).
     init_scale : std of the student's initial w and v. per_decade : record density of the default grid.
     train_second_layer : False freezes v. test_samples : test-set size (0: no test error).
+    activation : canonical label ("erf", "relu", "erf/relu" = teacher/student; conventions.activation_pair).
+    weight_decay : kappa in [0, N): every step multiplies w and v by (1 - kappa/N).
+    batch : samples per step (>= 1); the gradient is their mean.
+    lr_schedule, lr2_schedule : :class:`~tsdyn.dynamics.schedules.Schedule` of eta and eta_v (factor at t = step/N).
     """
 
     N: int
@@ -60,11 +65,23 @@ class RunSettings:
     per_decade: int
     train_second_layer: bool
     test_samples: int
+    activation: str = cv.DEFAULT_ACTIVATION
+    weight_decay: float = 0.0
+    batch: int = 1
+    lr_schedule: Schedule = Schedule()
+    lr2_schedule: Schedule = Schedule()
+
+    @property
+    def is_default_model(self) -> bool:
+        """True for today's model (erf, no decay, batch 1, constant rates): the engines' fast paths."""
+        return (self.activation == "erf" and self.weight_decay == 0.0 and self.batch == 1
+                and self.lr_schedule.kind == "constant" and self.lr2_schedule.kind == "constant")
 
     @classmethod
     def validated(cls, *, N=cv.DEFAULT_N, M=cv.DEFAULT_M, K=cv.DEFAULT_K, lr=cv.DEFAULT_LR, lr2=None, sigma=0.0,
                   vstar=cv.DEFAULT_VSTAR, steps=cv.DEFAULT_TRAIN_STEPS, seed=0, data_seed=None, init_scale=1.0,
-                  per_decade=cv.DEFAULT_PER_DECADE, train_second_layer=True, test_samples=0) -> "RunSettings":
+                  per_decade=cv.DEFAULT_PER_DECADE, train_second_layer=True, test_samples=0, activation=cv.DEFAULT_ACTIVATION,
+                  weight_decay=0.0, batch=1, lr_schedule=None, lr2_schedule=None) -> "RunSettings":
         """Check every value (one-line ``ValueError`` naming the parameter and its range) and build the settings."""
         N = check_int("N", N, low=1)
         M = check_int("M", M, low=1)
@@ -81,7 +98,13 @@ class RunSettings:
         steps = check_int("steps", steps, low=0, high=MAX_STEPS)
         seed = check_int("seed", seed, low=0)
         data_seed = seed if data_seed is None else check_int("data_seed", data_seed, low=0)
-        return cls(N=N, M=M, K=K, lr=lr, lr2=lr2, sigma=sigma, vstar=vstar, steps=steps, seed=seed,
+        activation = cv.activation_label(activation)
+        weight_decay = check_real("weight_decay", weight_decay, low=0.0, high=float(N), high_open=True)
+        batch = check_int("batch", batch, low=1)
+        lr_schedule = Schedule.parse(lr_schedule)
+        lr2_schedule = lr_schedule if lr2_schedule is None else Schedule.parse(lr2_schedule)
+        return cls(activation=activation, weight_decay=weight_decay, batch=batch, lr_schedule=lr_schedule,
+                   lr2_schedule=lr2_schedule, N=N, M=M, K=K, lr=lr, lr2=lr2, sigma=sigma, vstar=vstar, steps=steps, seed=seed,
                    data_seed=data_seed, init_scale=check_real("init_scale", init_scale, low=0.0, low_open=True),
                    per_decade=check_int("per_decade", per_decade, low=1),
                    test_samples=check_int("test_samples", test_samples, low=0, high=MAX_TEST_SAMPLES),
@@ -89,8 +112,11 @@ class RunSettings:
 
     def as_info(self) -> dict:
         """The settings as JSON-friendly values, for ``Trajectory.info``."""
-        return {f.name: (getattr(self, f.name).tolist() if f.name == "vstar" else getattr(self, f.name))
-                for f in fields(self)}
+        def plain(name, value):
+            if name == "vstar":
+                return value.tolist()
+            return value.label() if isinstance(value, Schedule) else value
+        return {f.name: plain(f.name, getattr(self, f.name)) for f in fields(self)}
 
 
 def record_steps(times, settings: RunSettings) -> np.ndarray:

@@ -34,7 +34,8 @@ import math
 import numba
 import numpy as np
 
-from tsdyn.conventions import g_prime_scalar, g_scalar
+from tsdyn.conventions import act_prime_scalar, act_scalar, g_prime_scalar, g_scalar
+from tsdyn.dynamics.schedules import factor_at
 
 #: Re-association only: lets LLVM vectorise the field dot products, keeps
 #: NaN/inf semantics (needed by the divergence check) and never fuses
@@ -171,3 +172,66 @@ def apply_pending(w, pending, x_prev, mask):
             for j in range(N):
                 w[k, j] = w[k, j] + a * x_prev[j] * mask[k, j]
         pending[k] = 0.0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def sgd_steps_general(w, v, wstar, vstar, X, noise, first_step, batch, rate_w, rate_v, sigma, train_v, mask,
+                      act_teacher, act_student, decay, sched_w, sched_v):
+    """Online SGD with the breadth options (issue 16): activations, weight decay, mini-batches, schedules.
+
+    One step per ``batch`` rows of ``X`` (``noise`` one zeta per row); step s (``first_step + s`` updates
+    done before it, time t = that / N) applies, from the pre-step values and the mean over its B samples,
+
+        w_k <- (1 - decay/N) w_k - f_w(t) rate_w <Delta v_k g_s'(lambda_k) x>_B,
+        v_k <- (1 - decay/N) v_k - f_v(t) rate_v <Delta g_s(lambda_k)>_B   (v frozen if not ``train_v``),
+
+    with g_s, g_t the student's and teacher's activations (``conventions.act_scalar`` codes) and
+    f = ``schedules.factor_at(*sched)``. No pending update: ``w`` is always current. Returns ``FINITE``
+    or the index of the first bad step (as :func:`sgd_steps`).
+    """
+    K, N = w.shape
+    inv_sqrt_n = 1.0 / math.sqrt(N)
+    shrink = 1.0 - decay / N
+    lam, g_lam = np.empty(K), np.empty(K)
+    grad_w, grad_v, coef = np.empty((K, N)), np.empty(K), np.empty(K)
+    for s in range(X.shape[0] // batch):
+        t = (first_step + s) / N
+        f_w = factor_at(sched_w[0], sched_w[1], sched_w[2], sched_w[3], t)
+        f_v = factor_at(sched_v[0], sched_v[1], sched_v[2], sched_v[3], t)
+        grad_w[:] = 0.0
+        grad_v[:] = 0.0
+        for b in range(batch):
+            row = s * batch + b
+            x = X[row]
+            delta = -sigma * noise[row]
+            for k in range(K):
+                acc = 0.0
+                for j in range(N):
+                    acc += w[k, j] * x[j]
+                lam[k] = acc * inv_sqrt_n
+                if not abs(lam[k]) <= DIVERGENCE_BOUND:
+                    return s
+                g_lam[k] = act_scalar(lam[k], act_student)
+                delta += v[k] * g_lam[k]
+            for m in range(wstar.shape[0]):
+                nu = 0.0
+                for j in range(N):
+                    nu += wstar[m, j] * x[j]
+                delta -= vstar[m] * act_scalar(nu * inv_sqrt_n, act_teacher)
+            if not abs(delta) <= DIVERGENCE_BOUND:
+                return s
+            for k in range(K):
+                coef[k] = delta * v[k] * act_prime_scalar(lam[k], act_student)
+                grad_v[k] += delta * g_lam[k]
+                for j in range(N):
+                    grad_w[k, j] += coef[k] * x[j]
+        a_w = rate_w * f_w / batch
+        for k in range(K):
+            for j in range(N):
+                u = shrink * w[k, j] - a_w * grad_w[k, j]
+                w[k, j] = u if mask is None else u * mask[k, j]
+        if train_v:
+            a_v = rate_v * f_v / batch
+            for k in range(K):
+                v[k] = shrink * v[k] - a_v * grad_v[k]
+    return FINITE

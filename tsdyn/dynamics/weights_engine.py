@@ -36,7 +36,7 @@ from tqdm import tqdm
 from tsdyn import conventions as cv
 from tsdyn.checks import check_array
 from tsdyn.dynamics.run import RunSettings, initial_networks, raise_divergence, random_streams, run_info
-from tsdyn.dynamics.sgd_kernel import FINITE, apply_pending, sgd_steps
+from tsdyn.dynamics.sgd_kernel import FINITE, apply_pending, sgd_steps, sgd_steps_general
 from tsdyn.dynamics.streams import CHUNK_BYTES, chunk_rows, fill_from_stream
 from tsdyn.dynamics.testset import TestSet
 from tsdyn.eg import eg as eg_closed_form
@@ -192,6 +192,9 @@ def run_weights(s: RunSettings, record_steps: np.ndarray, mask: np.ndarray | Non
     initial = OrderParameters.from_weights(w, v.copy(), wstar, vstar.copy())
     mask_f = None if mask is None else mask.astype(np.float64)
     test = None
+    if s.test_samples and s.activation != cv.DEFAULT_ACTIVATION:
+        raise ValueError(f"test_samples must be 0 with activation = {s.activation!r}: the test set scores erf "
+                         f"networks only (use the closed-form eg)")
     if s.test_samples:
         test = _TestSetError(TestSet(wstar, vstar, sigma, s.test_samples, streams["test_inputs"],
                                      streams["test_noise"]))
@@ -207,17 +210,31 @@ def run_weights(s: RunSettings, record_steps: np.ndarray, mask: np.ndarray | Non
         return w_now
 
     recorder.record(w, v)                            # step 0
-    rows, threads, timing = chunks_per_block * chunk_rows(N), draw_threads(), {"input_wait_s": 0.0}
-    blocks = _input_blocks(streams, steps=steps, N=N, rows=rows, draw_noise=sigma > 0, threads=threads,
+    B = s.batch
+    # A block holds whole steps: B rows each (B = 1: today's blocks and stream use, bit for bit).
+    rows, threads, timing = B * chunks_per_block * chunk_rows(N), draw_threads(), {"input_wait_s": 0.0}
+    blocks = _input_blocks(streams, steps=B * steps, N=N, rows=rows, draw_noise=sigma > 0, threads=threads,
                            timing=timing)
+    general = not s.is_default_model
+    if general:
+        teacher, student = cv.activation_pair(s.activation)
+        options = (cv.activation_code(teacher), cv.activation_code(student), s.weight_decay,
+                   s.lr_schedule.packed(), s.lr2_schedule.packed())
+
+    def train(pos: int, X_steps: np.ndarray, z_steps: np.ndarray) -> int:
+        if general:
+            return sgd_steps_general(w, v, wstar, vstar, X_steps, z_steps, pos, B, rate_w, rate_v, sigma,
+                                     s.train_second_layer, mask_f, *options)
+        return sgd_steps(w, v, pending, x_prev, wstar, vstar, X_steps, z_steps, rate_w, rate_v, sigma,
+                         s.train_second_layer, mask_f)
+
     with closing(blocks), tqdm(total=steps, disable=not progress, unit="step", unit_scale=True, desc="SGD") as bar:
-        for start, X, z in blocks:
-            pos, end = start, start + len(X)
+        for first_row, X, z in blocks:
+            start = first_row // B
+            pos, end = start, start + len(X) // B
             while pos < end:                         # cut the block at record steps
                 stop = min(end, recorder.next_step())
-                bad = sgd_steps(w, v, pending, x_prev, wstar, vstar, X[pos - start:stop - start],
-                                z[pos - start:stop - start], rate_w, rate_v, sigma,
-                                s.train_second_layer, mask_f)
+                bad = train(pos, X[B * (pos - start):B * (stop - start)], z[B * (pos - start):B * (stop - start)])
                 if bad != FINITE:                    # closing(blocks) joins the drawing threads
                     raise_divergence(pos + bad, s)
                 pos = stop
@@ -226,7 +243,7 @@ def run_weights(s: RunSettings, record_steps: np.ndarray, mask: np.ndarray | Non
             bar.update(end - start)
     w_final = current_weights(steps)
     train_s = time.perf_counter() - tic
-    eg_t = eg_closed_form(recorder.Q, recorder.R, initial.T, recorder.v, vstar)
+    eg_t = eg_closed_form(recorder.Q, recorder.R, initial.T, recorder.v, vstar, s.activation)
     test_mse = None if test is None else test.result()
     timing.update(train_s=train_s, wall_s=time.perf_counter() - tic, draw_threads=threads, block_rows=rows)
     return Trajectory(times=cv.time_of_step(record_steps, N), eg=np.asarray(eg_t, dtype=float),

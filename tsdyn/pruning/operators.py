@@ -182,9 +182,9 @@ def scaled(op: OrderParameters, A: float) -> OrderParameters:
     return OrderParameters(op.Q, op.R, op.T, A * op.v, op.vstar)
 
 
-def edge_scale(op: OrderParameters) -> float:
-    """GE-optimal scale A of v for the (edge-pruned) network ``op`` (pruning eq 15 minimiser)."""
-    return optimal_scale(op.Q, op.R, op.T, op.v, op.vstar)
+def edge_scale(op: OrderParameters, activation="erf") -> float:
+    """GE-optimal scale A of v for the (edge-pruned) network ``op`` (pruning eq 15 minimiser) of ``activation``."""
+    return optimal_scale(op.Q, op.R, op.T, op.v, op.vstar, activation)
 
 
 # --------------------------------------------------------- pruned students
@@ -209,7 +209,7 @@ class PrunedStudent:
 
     @property
     def eg(self) -> float:
-        """Exact GE of the pruned network, pruning eqs 5-8."""
+        """Exact GE of the pruned network, pruning eqs 5-8 (erf; other activations: ``eg_of(self.params, activation)``)."""
         return eg_of(self.params)
 
 

@@ -70,28 +70,35 @@ def optimal_second_layer(Q: np.ndarray, R: np.ndarray, T: np.ndarray, vstar: np.
     (:func:`tsdyn.eg.eg`), which keeps the GE quadratic in v, so the same least squares is exact.
     """
     Q, R = np.asarray(Q, dtype=float), np.asarray(R, dtype=float)
-    dQ = np.diagonal(Q, axis1=-2, axis2=-1)
-    dT = np.diag(np.asarray(T, dtype=float))
-    teacher, student = activation_pair(activation)
-    if teacher == student == "erf":
-        gram, cross = I2_matrix(dQ, Q, dQ), I2_matrix(dQ, R, dT)
-    else:
-        fs, ft = activation_code(student), activation_code(teacher)
-        gram, cross = pair_mean_matrix(fs, fs, dQ, Q, dQ), pair_mean_matrix(fs, ft, dQ, R, dT)
+    gram, cross = _gram_and_cross(Q, R, T, activation)
     target = cross @ np.asarray(vstar, dtype=float)
     return (np.linalg.pinv(gram, rcond=PINV_RCOND, hermitian=True) @ target[..., None])[..., 0]
 
 
-def optimal_scale(Q: np.ndarray, R: np.ndarray, T: np.ndarray, v: np.ndarray, vstar: np.ndarray) -> np.ndarray | float:
+def optimal_scale(Q: np.ndarray, R: np.ndarray, T: np.ndarray, v: np.ndarray, vstar: np.ndarray,
+                  activation="erf") -> np.ndarray | float:
     """GE-optimal A of the reweighting v -> A v: A = f3 / (2 f1) = v^T I2(R) v* / v^T I2(Q) v (pruning eq 15).
 
     When f1 = 0 (every node silent, e.g. edge pruning with c = 0) the GE does not
-    depend on A and we return A = 0. Batched over leading axes.
+    depend on A and we return A = 0. Batched over leading axes. ``activation`` other
+    than erf replaces I2 by that pair's Gaussian pair mean (the GE stays quadratic in A,
+    so the same minimiser is exact); pruning eq 15's closed form in c and Z
+    (:func:`tsdyn.pruning.closed_form.optimal_edge_scale`) is erf-only.
     """
     Q, R, v = (np.asarray(a, dtype=float) for a in (Q, R, v))
-    dQ = np.diagonal(Q, axis1=-2, axis2=-1)
-    dT = np.diag(np.asarray(T, dtype=float))
-    two_f1 = np.einsum("...i,...ij,...j->...", v, I2_matrix(dQ, Q, dQ), v)
-    f3 = np.einsum("...i,...in,n->...", v, I2_matrix(dQ, R, dT), np.asarray(vstar, dtype=float))
+    gram, cross = _gram_and_cross(Q, R, T, activation)
+    two_f1 = np.einsum("...i,...ij,...j->...", v, gram, v)
+    f3 = np.einsum("...i,...in,n->...", v, cross, np.asarray(vstar, dtype=float))
     A = np.divide(f3, two_f1, out=np.zeros_like(f3), where=two_f1 > 0)
     return float(A) if np.ndim(A) == 0 else A
+
+
+def _gram_and_cross(Q: np.ndarray, R: np.ndarray, T, activation) -> tuple[np.ndarray, np.ndarray]:
+    """E[g(lambda_i) g(lambda_k)] and E[g(lambda_i) g(nu_n)] (I2 of pruning eqs 5-8, or the pair's Gaussian mean)."""
+    dQ = np.diagonal(Q, axis1=-2, axis2=-1)
+    dT = np.diag(np.asarray(T, dtype=float))
+    teacher, student = activation_pair(activation)
+    if teacher == student == "erf":
+        return I2_matrix(dQ, Q, dQ), I2_matrix(dQ, R, dT)
+    fs, ft = activation_code(student), activation_code(teacher)
+    return pair_mean_matrix(fs, fs, dQ, Q, dQ), pair_mean_matrix(fs, ft, dQ, R, dT)

@@ -8,6 +8,10 @@ eps^Imp >= eps^DPP and epshat^Imp >= epshat^DPP (erratum 6); Theorem 2 compares
 with the GE of the expected edge-pruned network (erratum 11); Fig 4A is
 non-negative and Fig 4B non-positive (erratum 2).
 
+Every margin here comes from the closed forms of :mod:`tsdyn.pruning.closed_form`, which hold
+for g = erf(x/sqrt 2) only (the ansatz's arcsines are erf's kernel); for ReLU or linear students
+only the exact GEs (:func:`tsdyn.pruning.operators.subset_eg` with ``activation=``) apply.
+
 GEs of Theorems 2 and 3 are per unit M v*^2 (both sides are proportional to M
 at fixed k_n/M = cZ); those of Theorem 1 per unit v*^2.
 """

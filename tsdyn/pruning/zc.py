@@ -24,7 +24,8 @@ The node-only parts (1a-1d) are also evaluated for k_n = M+1..K where the
 C(K, k_n) subsets can be enumerated within a stated budget. Under the ansatz
 (A6) the three kernels give one distribution (:func:`ansatz_rows` are the
 closed forms of :mod:`tsdyn.pruning.closed_form`; Figure 4's differences for
-Theorems 2 and 3).
+Theorems 2 and 3). Those closed forms, and so :func:`ansatz_rows`, are erf-only; the rows of
+trained students use the exact GE of eqs 5-8 for erf students (the studies' model).
 """
 from __future__ import annotations
 

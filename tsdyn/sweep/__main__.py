@@ -18,8 +18,8 @@ from pathlib import Path
 from tsdyn.checks import check_memory, check_writable
 from tsdyn.outputs import assemble_theorems
 from tsdyn.sweep.cache import Cache, ReadOnlyCache
-from tsdyn.sweep.config import TARGETS, describe_targets, find_sims_dir, load_config, parse_seeds
-from tsdyn.sweep.reports import Reports, remove_stale_staging
+from tsdyn.sweep.config import DEFAULT_TARGETS, TARGETS, describe_targets, find_sims_dir, load_config, parse_seeds
+from tsdyn.sweep.reports import Reports, cost_lines, remove_stale_staging
 from tsdyn.sweep.runner import make_executor, memory_needed, run_jobs
 
 log = logging.getLogger("tsdyn.sweep")
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         for name, text in rows:
             print(f"{name:<{width}}  {text}")
         return 0
-    targets = unique_targets(args.targets or list(TARGETS))
+    targets = unique_targets(args.targets or list(DEFAULT_TARGETS))
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     sims = find_sims_dir(args.sims)
     # Every configuration is read and checked before anything is written or run.
@@ -150,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         written.append(assembled)
     total = time.perf_counter() - start
     print(summary.line())
+    for line in cost_lines(plan, summary.cpu, reports.cpu, workers):
+        print("  " + line)
     print(f"wrote {len(written)} files to {out}/ in {total:.1f} s" + (f"; incomplete: {', '.join(incomplete)}" if incomplete else ""))
     return 1 if incomplete or summary.failed else 0
 

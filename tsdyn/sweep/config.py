@@ -18,7 +18,12 @@ from tsdyn.sweep.toml_errors import checked as _checked, unknown_keys
 
 #: Every target, in the order the full sweep runs and reports them.
 TARGETS = ("fig2a", "fig2b", "fig3", "fig4", "theorems", "theorems_zc", "ode_vs_sim", "ode_convergence",
-           "pathkernel", "prune_at_init", "retrain")
+           "pathkernel", "prune_at_init", "retrain", "breadth")
+#: Targets left out of the default sweep: "breadth" (issue 16) needs the activations, weight decay,
+#: batches and schedules in the SGD engines (`simulate`), which are not built yet.
+PENDING = ("breadth",)
+#: What `python -m tsdyn.sweep` runs when no target is named.
+DEFAULT_TARGETS = tuple(t for t in TARGETS if t not in PENDING)
 
 
 def find_sims_dir(explicit: str | os.PathLike | None = None) -> Path:

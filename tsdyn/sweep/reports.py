@@ -51,6 +51,32 @@ def write_report(module_name: str, cfg: dict, results: dict[str, dict], out: Pat
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _timed(write: Callable, *args) -> tuple[list[Path], float]:
+    """``(write(*args), CPU seconds)``; top-level so that it pickles."""
+    started = time.process_time()
+    paths = write(*args)
+    return paths, time.process_time() - started
+
+
+def cost_lines(plan: list[tuple[str, dict, list[Job]]], run_cpu: dict[str, float], report_cpu: dict[str, float],
+               workers: int) -> list[str]:
+    """Per target: runs computed, their CPU seconds, the report's, and the share of the sweep's wall time on ``workers`` cores.
+
+    A run several targets share is counted once, for the first target that asks for it; the
+    share is (runs + report CPU) / workers, the wall time the target would add on idle cores.
+    """
+    counted: set[str] = set()
+    lines = []
+    for name, _, jobs in plan:
+        keys = {job.key() for job in jobs} - counted
+        counted |= keys
+        runs = [run_cpu[k] for k in keys if k in run_cpu]
+        report = report_cpu.get(name, 0.0)
+        lines.append(f"{name}: {len(runs)} runs computed ({sum(runs):.1f} s CPU), report {report:.1f} s CPU; "
+                     f"~{(sum(runs) + report) / max(workers, 1):.1f} s of the sweep on {workers} idle cores")
+    return lines
+
+
 #: Staging folders of reports in progress (hidden; removed when the report ends, or by the next sweep).
 STAGING_PREFIX = ".report-"
 
@@ -79,6 +105,8 @@ class Reports:
         self.waiting = {name: {job.key() for job in jobs} for name, _, jobs in plan}
         self.results: dict[str, dict] = {}
         self.started: dict[str, cf.Future] = {}
+        #: CPU seconds of each finished report, by target.
+        self.cpu: dict[str, float] = {}
         self.clock = time.perf_counter()
 
     def start_ready(self) -> None:
@@ -104,7 +132,8 @@ class Reports:
                 incomplete.append(name)
                 continue
             try:
-                written += self.started[name].result()
+                paths, self.cpu[name] = self.started[name].result()
+                written += paths
             except Exception as exc:  # noqa: BLE001 - the other targets' files still count
                 log.error("report of target %s failed: %s: %s", name, type(exc).__name__, exc)
                 incomplete.append(name)
@@ -116,15 +145,15 @@ class Reports:
         _, cfg, jobs = next(entry for entry in self.plan if entry[0] == name)
         args = (name, cfg, {job.name: self.results[job.key()] for job in jobs}, self.out)
         if self.executor is not None:
-            future = self.executor.submit(self.write, *args)
+            future = self.executor.submit(_timed, self.write, *args)
         else:
             future = cf.Future()
             try:
-                future.set_result(self.write(*args))
+                future.set_result(_timed(self.write, *args))
             except Exception as exc:  # noqa: BLE001 - surfaced by finish()
                 future.set_exception(exc)
         submitted = time.perf_counter()
         future.add_done_callback(lambda f: f.exception() or log.info(
-            "report %s: %d files (%.1f s after its runs, at %.0f s)", name, len(f.result()),
+            "report %s: %d files (%.1f s after its runs, at %.0f s)", name, len(f.result()[0]),
             time.perf_counter() - submitted, time.perf_counter() - self.clock))
         self.started[name] = future

@@ -14,6 +14,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
+from tsdyn.conventions import activation_label
+from tsdyn.dynamics.schedules import Schedule
 from tsdyn.pathkernel.scores import SCORE_NAMES
 
 #: A real number: int or float, never a bool or a string; the int stays an int.
@@ -41,7 +43,35 @@ def _distinct(name: str, values) -> None:
         raise ValueError(f"{name} must list distinct values, got {values}")
 
 
-class Network(Strict):
+class Breadth(Strict):
+    """The model-breadth keys of a training run (issue 16); absent means today's model.
+
+    activation: "erf", "relu", "linear" or "teacher/student"; weight_decay: kappa >= 0;
+    batch: samples per step >= 1; lr_schedule, lr2_schedule: "constant", "inverse:TAU",
+    "piecewise:F0,T1:F1,..." (:mod:`tsdyn.dynamics.schedules`; lr2_schedule defaults to lr_schedule).
+    """
+
+    activation: StrictStr | None = None
+    weight_decay: NonNegReal | None = None
+    batch: Annotated[StrictInt, Field(ge=1, le=10**6)] | None = None
+    lr_schedule: StrictStr | None = None
+    lr2_schedule: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _breadth_values(self):
+        if self.activation is not None:
+            activation_label(self.activation)
+        for name in ("lr_schedule", "lr2_schedule"):
+            spec = getattr(self, name)
+            if spec is not None:
+                try:
+                    Schedule.parse(spec)
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        return self
+
+
+class Network(Breadth):
     """The teacher-student setting and the training run shared by the training targets."""
 
     M: PosInt
@@ -352,9 +382,97 @@ class TheoremsZc(Strict):
         return self
 
 
+class BreadthActivations(Strict):
+    """Part (a) of the breadth target: erf, ReLU and linear students against their ODE (issue 16, part 5)."""
+
+    K: PosInt
+    lr: PosReal
+    sigma: NonNegReal
+    activations: Annotated[list[StrictStr], Field(min_length=1, max_length=10)]
+    Ns: Annotated[list[SizeInt], Field(min_length=1, max_length=10)]
+    t_final: PosReal
+
+    @model_validator(mode="after")
+    def _cross(self):
+        from tsdyn.activation_integrals import ode_supported
+
+        for a in self.activations:
+            activation_label(a)
+            if not ode_supported(a):
+                raise ValueError(f"activations must list pairs the ODE reduces (not erf/relu), got {a!r}")
+        _distinct("activations", [activation_label(a) for a in self.activations])
+        _distinct("Ns", self.Ns)
+        return self
+
+
+class BreadthAnnealing(Breadth):
+    """Part (b): constant against 1/t-annealed rates with label noise (Saad & Solla's annealing result).
+
+    The breadth keys activation, weight_decay and batch apply to both runs; lr2_schedule to the
+    annealed one (default: lr_schedule), whose first-layer schedule is lr_schedule.
+    """
+
+    K: PosInt
+    lr: PosReal
+    sigma: Annotated[Real, Field(gt=0)]
+    lr_schedule: StrictStr
+    N: SizeInt
+    t_final: PosReal
+    ode_t_final: PosReal
+    fit_range: Annotated[list[PosReal], Field(min_length=2, max_length=2)]
+    ode_fit_range: Annotated[list[PosReal], Field(min_length=2, max_length=2)]
+    noise_lrs: Annotated[list[PosReal], Field(min_length=1, max_length=20)]
+
+    @model_validator(mode="after")
+    def _cross(self):
+        if self.activation is not None:
+            activation_label(self.activation)
+            from tsdyn.activation_integrals import ode_supported
+
+            if not ode_supported(self.activation):
+                raise ValueError(f"activation must be a pair the ODE reduces (not erf/relu), got {self.activation!r}")
+        try:
+            Schedule.parse(self.lr_schedule)
+        except ValueError as exc:
+            raise ValueError(f"lr_schedule: {exc}") from None
+        if Schedule.parse(self.lr_schedule).kind != "inverse":
+            raise ValueError(f"lr_schedule must be an 1/t annealing 'inverse:TAU', got {self.lr_schedule!r}")
+        for name, high in (("fit_range", self.t_final), ("ode_fit_range", self.ode_t_final)):
+            lo, hi = getattr(self, name)
+            if not lo < hi <= high:
+                raise ValueError(f"{name} must be [low, high] with low < high <= {high:g}, got {getattr(self, name)}")
+        _distinct("noise_lrs", self.noise_lrs)
+        return self
+
+
+class BreadthTarget(Strict):
+    """The breadth target (issue 16): shared start and replicas, then its two studies."""
+
+    M: PosInt
+    vstar: Real
+    start_N: SizeInt
+    seed: Seed
+    replicas: Annotated[StrictInt, Field(ge=1, le=1000)]
+    per_decade: Annotated[StrictInt, Field(ge=1, le=100)]
+    activations: BreadthActivations
+    annealing: BreadthAnnealing
+    label: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _cross(self):
+        for name, K in (("activations.K", self.activations.K), ("annealing.K", self.annealing.K)):
+            if K < self.M:
+                raise ValueError(f"{name} must be an integer >= M = {self.M}, got {K}")
+        small = [n for n in self.activations.Ns + [self.annealing.N, self.start_N]
+                 if n <= max(self.activations.K, self.annealing.K) + self.M]
+        if small:
+            raise ValueError(f"Ns, annealing.N and start_N must be integers > K + M (order engine), got {small}")
+        return self
+
+
 #: The settings model of each target.
 MODELS: dict[str, type[Strict]] = {
     "fig2a": Fig2a, "fig2b": Fig2b, "fig3": Fig3, "fig4": Fig4, "theorems": Theorems, "theorems_zc": TheoremsZc,
     "ode_vs_sim": OdeVsSim, "ode_convergence": OdeConvergence, "pathkernel": Pathkernel,
-    "prune_at_init": PruneAtInit, "retrain": Retrain,
+    "prune_at_init": PruneAtInit, "retrain": Retrain, "breadth": BreadthTarget,
 }

@@ -9,7 +9,8 @@ Outputs (``report``): ``fig4.csv`` with columns
 ``Z,c,kn_over_M,eps_dpp,eps_edge,diff_thm2,epshat_dpp,epshat_edge,A_opt,diff_thm3``
 and ``fig4.png`` / ``fig4.pdf``: heatmaps of diff_thm2 (A, claimed >= 0) and
 diff_thm3 (B, claimed <= 0; erratum 2) over Z (rows) and k_n/M (columns).
-The closed forms take milliseconds, so there are no jobs.
+The closed forms take milliseconds, so there are no jobs. They hold for erf students only
+(:mod:`tsdyn.pruning.closed_form`).
 """
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ from tsdyn.sweep.job import Job
 
 def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps: int, sigma: float, seed: int,
           init_scale: float, per_decade: int, train_second_layer: bool, test_samples: int, stream: str,
-          data_seed: int | None = None, engine: str = "weights", start_N: int | None = None) -> dict:
+          data_seed: int | None = None, engine: str = "weights", start_N: int | None = None,
+          **breadth) -> dict:
     """Train a student in the teacher-student setup; return its trajectory (history and final weights),
     as :meth:`Trajectory.to_arrays`.
 
@@ -25,6 +26,8 @@ def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps:
     ``start_N`` (order engine only) starts from the initial state of ``seed``
     drawn at input dimension ``start_N``, then runs at ``N``: one start held
     fixed in order-parameter space while N grows (theory/ode_vs_simulation.md, Sec. 4).
+    ``breadth``: the model-breadth options of :data:`BREADTH_DEFAULTS` (activation,
+    weight_decay, batch, lr_schedule, lr2_schedule), passed to ``simulate`` as given.
     """
     from tsdyn.simulate import simulate
 
@@ -35,8 +38,47 @@ def train(*, N: int, M: int, K: int, lr: float, lr2: float, vstar: float, steps:
         start = simulate(N=start_N, M=M, K=K, vstar=vstar, steps=0, seed=seed, init_scale=init_scale).initial
     traj = simulate(N=N, M=M, K=K, lr=lr, lr2=lr2, sigma=sigma, vstar=vstar, steps=steps, seed=seed,
                     data_seed=data_seed, init_scale=init_scale, per_decade=per_decade,
-                    train_second_layer=train_second_layer, test_samples=test_samples, engine=engine, start=start)
+                    train_second_layer=train_second_layer, test_samples=test_samples, engine=engine, start=start,
+                    **_checked_breadth(breadth))
     return traj.to_arrays()
+
+
+#: The model-breadth options of a training run (issue 16) at their defaults: today's model. A job's
+#: parameters hold only the options that differ, so every earlier run keeps its cache key.
+BREADTH_DEFAULTS = dict(activation="erf", weight_decay=0.0, batch=1, lr_schedule="constant", lr2_schedule=None)
+
+
+def _checked_breadth(breadth: dict) -> dict:
+    unknown = sorted(set(breadth) - set(BREADTH_DEFAULTS))
+    if unknown:
+        raise ValueError(f"train got unknown options {unknown}; the model-breadth options are {sorted(BREADTH_DEFAULTS)}")
+    return breadth
+
+
+def breadth_params(cfg: dict) -> dict:
+    """The non-default model-breadth options of a configuration, canonical (labels, floats, ints)."""
+    from tsdyn.conventions import activation_label
+    from tsdyn.dynamics.schedules import Schedule
+
+    given = {k: cfg.get(k) for k in BREADTH_DEFAULTS if cfg.get(k) is not None}
+    canonical = {}
+    if "activation" in given:
+        canonical["activation"] = activation_label(given["activation"])
+    if "weight_decay" in given:
+        canonical["weight_decay"] = float(given["weight_decay"])
+    if "batch" in given:
+        canonical["batch"] = int(given["batch"])
+    for name in ("lr_schedule", "lr2_schedule"):
+        if name in given:
+            canonical[name] = Schedule.parse(given[name]).label()
+    return {k: v for k, v in canonical.items() if v != BREADTH_DEFAULTS[k]}
+
+
+def _breadth_suffix(cfg: dict) -> str:
+    """Name suffix of the non-default breadth options, e.g. ``-relu-wd0.1-B4-lrinverse10``."""
+    short = dict(activation="", weight_decay="wd", batch="B", lr_schedule="lr", lr2_schedule="lr2")
+    text = "".join(f"-{short[k]}{v}" for k, v in breadth_params(cfg).items())
+    return text.replace("/", "_").replace(":", "").replace(",", "_")
 
 
 def stream_version(engine: str) -> str:
@@ -74,6 +116,7 @@ def training_job(cfg: dict, sigma: float, seed: int, data_seed: int | None = Non
         params["engine"] = engine
     if cfg.get("start_N") is not None:
         params["start_N"] = int(cfg["start_N"])
+    params.update(breadth_params(cfg))
     cost = sgd_cost(steps=params["steps"], N=params["N"], K=params["K"]) if engine == "weights" else \
         order_cost(steps=params["steps"], M=params["M"], K=params["K"])
     return Job(training_name(cfg, sigma, seed, data_seed), "tsdyn.targets.training:train", params, cost=cost)
@@ -92,4 +135,4 @@ def training_name(cfg: dict, sigma: float, seed: int, data_seed: int | None = No
         name += f"-{cfg['engine']}"
     if cfg.get("start_N") is not None:
         name += f"-start{int(cfg['start_N'])}"
-    return name
+    return name + _breadth_suffix(cfg)
