@@ -118,6 +118,22 @@ def test_verdict_fractions_equal_a_direct_count():
         assert v["min_margin"] == min(r["margin"] for r in mine)
 
 
+def test_training_summary_equals_a_direct_count_over_seeds():
+    from tsdyn.pruning.zc import training_summary
+
+    rng = np.random.default_rng(2)
+    rows = [dict(M=2, Z=z, K=2 * z, sigma=0.0, kn=k, level=lv, kernel="Q", theorem=t, t=tt, seed=seed, margin=float(m))
+            for z, k, lv, t, tt in itertools.product((2, 3), (1, 2), ("sgd", "ode"), ("1a", "3"), (1.0, 10.0))
+            for seed, m in enumerate(rng.normal(0.1, 1, 5))]
+    out = training_summary(rows)
+    assert len(out) == len(rows) // 5
+    for v in out:
+        m = np.array([r["margin"] for r in rows if all(r[k] == v[k] for k in ("Z", "kn", "level", "theorem", "t"))])
+        assert v["seeds"] == 5 and v["mean_margin"] == pytest.approx(m.mean(), rel=1e-5)
+        assert v["sem_margin"] == pytest.approx(m.std(ddof=1) / math.sqrt(5), rel=1e-2)
+        assert v["fraction"] == np.mean(m >= 0)
+
+
 # ----------------------------------------------------- specialisation rule
 def _student(cos, perm=(0, 1, 2, 3), v=(2.0, 2.0, 2.0, 2.0), M=2) -> OrderParameters:
     """K = 4 nodes on M = 2 orthonormal teacher nodes: node i at cosine ``cos`` (or cos[i]) with teacher perm[i] % M."""

@@ -275,3 +275,27 @@ def verdict_fractions(rows: list[dict]) -> list[dict]:
                         mean_margin=float(m.mean()),
                         sem_margin=float(m.std(ddof=1) / math.sqrt(m.size)) if m.size > 1 else float("nan")))
     return out
+
+
+TRAINING_KEYS = ("M", "Z", "K", "sigma", "kn", "level", "kernel", "theorem", "t")
+
+
+def training_summary(rows: list[dict]) -> list[dict]:
+    """Margins along training reduced over seeds: per (M, Z, K, sigma, kn, level, kernel, theorem, t) the
+    number of seeds, mean margin and its s.e., and the fraction of seeds where it holds (issue 12 part 6).
+
+    The per-seed rows are many (every record time, theorem, kernel and level); the figure and the
+    "from which t" table of theorems_zc.md need only these seed statistics, rounded to 6 (mean) and
+    3 (s.e.) significant digits to keep the CSV small.
+    """
+    groups = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in TRAINING_KEYS)].append(r)
+    out = []
+    for key, rs in groups.items():
+        m = np.array([r["margin"] for r in rs], dtype=float)
+        sem = m.std(ddof=1) / math.sqrt(m.size) if m.size > 1 else float("nan")
+        out.append(dict(zip(TRAINING_KEYS, key), seeds=m.size, mean_margin=float(f"{m.mean():.6g}"),
+                        sem_margin=float(f"{sem:.3g}"),
+                        fraction=float(np.mean(m >= -HOLD_TOL))))
+    return out

@@ -31,7 +31,7 @@ import numpy as np
 from tsdyn.checks import check_int
 from tsdyn.integrals import I2_matrix
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.pruning.dpp import elementary_symmetric, kernel_spectrum
+from tsdyn.pruning.dpp import kernel_spectrum
 
 #: Cholesky pivots below this fraction of the largest diagonal count as zero: for G_SS the
 #: direction is dropped (the least-squares optimum on the span, as the pseudo-inverse of
@@ -65,10 +65,45 @@ def random_inclusion(K: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(K, k / K), np.full((K, K), pair)
 
 
-def _esp_table(lam: np.ndarray, k_max: int) -> np.ndarray:
-    """e_l(lam) for l = 0..k_max (negative round-off eigenvalues clipped to 0)."""
+def _esp_batch(lam: np.ndarray, k_max: int) -> np.ndarray:
+    """e_l(lam[b]) for l = 0..k_max per row b of a (B, n) array (negative round-off clipped to 0): (B, k_max + 1).
+
+    The recursion of :func:`tsdyn.pruning.dpp.elementary_symmetric`, vectorised over rows.
+    """
     lam = np.clip(np.asarray(lam, dtype=float), 0.0, None)
-    return elementary_symmetric(lam, k_max)[:, -1]
+    E = np.zeros((lam.shape[0], k_max + 1))
+    E[:, 0] = 1.0
+    for m in range(lam.shape[1]):
+        E[:, 1:] = E[:, 1:] + lam[:, m:m + 1] * E[:, :-1]
+    return E
+
+
+def _subset_masses(L: np.ndarray, sets: np.ndarray, k_max: int) -> np.ndarray:
+    """sum over |S| = l + a, S >= A of det L_S for each row A of ``sets`` (B, a), l = 0..k_max: (B, k_max + 1).
+
+    det L_A e_l(eig(L / L_A)) (module docstring), batched: one Schur complement and one
+    eigendecomposition per set. A set with det L_A <= PIVOT_RTOL (a copy of a node) gets 0.
+    """
+    K, (B, a) = L.shape[0], sets.shape
+    out = np.zeros((B, k_max + 1))
+    if B == 0:
+        return out
+    keep = np.ones((B, K), dtype=bool)
+    np.put_along_axis(keep, sets, False, axis=1)
+    rest = np.nonzero(keep)[1].reshape(B, K - a)
+    LA = L[sets[:, :, None], sets[:, None, :]]
+    det = np.linalg.det(LA)
+    ok = det > PIVOT_RTOL
+    if not ok.any() or K == a:
+        out[ok, 0] = det[ok]
+        return out
+    LA, sets_ok, rest_ok = LA[ok], sets[ok], rest[ok]
+    cross = L[rest_ok[:, :, None], sets_ok[:, None, :]]                          # (B', K - a, a)
+    schur = L[rest_ok[:, :, None], rest_ok[:, None, :]] - cross @ np.linalg.solve(LA, np.swapaxes(cross, 1, 2))
+    lam = np.linalg.eigvalsh(0.5 * (schur + np.swapaxes(schur, 1, 2)))
+    e = _esp_batch(lam, min(k_max, K - a))
+    out[np.flatnonzero(ok), :e.shape[1]] = det[ok, None] * e
+    return out
 
 
 def kdpp_inclusion(L: np.ndarray, ks) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -87,28 +122,15 @@ def kdpp_inclusion(L: np.ndarray, ks) -> dict[int, tuple[np.ndarray, np.ndarray]
     top = float(lam.max())
     L, lam = L / top, lam / top            # the probabilities are scale free; this keeps e_l in range
     k_max = max(ks)
-    norm = _esp_table(lam, k_max)
+    norm = _esp_batch(lam[None, :], k_max)[0]
     ks = [k for k in ks if k <= np.count_nonzero(lam) and norm[k] > 0]
-
-    def mass(A: list[int]) -> np.ndarray:
-        # sum over |S| = l + |A|, S >= A of det L_S, for l = 0..k_max (0 beyond K).
-        LA = L[np.ix_(A, A)]
-        det = float(np.linalg.det(LA))
-        out = np.zeros(k_max + 1)
-        if det <= PIVOT_RTOL:
-            return out
-        rest = [i for i in range(K) if i not in A]
-        schur = L[np.ix_(rest, rest)] - L[np.ix_(rest, A)] @ np.linalg.solve(LA, L[np.ix_(A, rest)])
-        e = _esp_table(np.linalg.eigvalsh(0.5 * (schur + schur.T)), min(k_max, len(rest)))
-        out[:e.size] = det * e
-        return out
-
-    singles = np.array([mass([i]) for i in range(K)])               # (K, k_max + 1)
+    singles = _subset_masses(L, np.arange(K)[:, None], k_max)                  # (K, k_max + 1)
     pairs = np.zeros((K, K, k_max + 1))
-    if k_max >= 2:
-        for i in range(K):
-            for j in range(i + 1, K):
-                pairs[i, j] = pairs[j, i] = mass([i, j])
+    if k_max >= 2 and K >= 2:
+        iu = np.triu_indices(K, 1)
+        mass = _subset_masses(L, np.stack(iu, axis=1), k_max)
+        pairs[iu] = mass
+        pairs[iu[1], iu[0]] = mass
     out = {}
     for k in ks:
         pij = pairs[:, :, k - 2] / norm[k] if k >= 2 else np.zeros((K, K))

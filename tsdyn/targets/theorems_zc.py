@@ -22,9 +22,9 @@ import numpy as np
 
 from tsdyn.atomic import atomic_open
 from tsdyn.dynamics.plateau import first_passage
-from tsdyn.outputs import write_rows
-from tsdyn.pruning.zc import ansatz_rows, verdict_fractions
-from tsdyn.pruning.zc_markdown import markdown
+from tsdyn.outputs import THEOREM_SECTIONS, write_rows
+from tsdyn.pruning.zc import ansatz_rows, training_summary, verdict_fractions
+from tsdyn.pruning.zc_markdown import markdown, theorems_section
 from tsdyn.pruning.zc_report import plot_margins, plot_theorem1, plot_training, plot_verdicts
 from tsdyn.seeds import SEGMENT_DATA_SEED_BASE
 from tsdyn.sweep.job import Job
@@ -168,6 +168,7 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
                                  aligned=" ".join(str(int(a)) for a in np.atleast_1d(res["aligned"]))))
     rows = [{k: r[k] for k in COLUMNS} for r in rows]
     verdicts = verdict_fractions(rows)
+    training = training_summary(training)        # seed statistics: the per-seed rows ran to 5.6 MB
     stem = f"theorems_zc{cfg.get('label', '')}"      # the full study writes beside the default one: *_full.*
     paths = [write_rows(rows, out / f"{stem}.csv", COLUMNS),
              write_rows(verdicts, out / f"{stem}_verdicts.csv"),
@@ -182,5 +183,23 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
         paths += plot_training(training, runs, out / f"{stem}_training")
     path = out / f"{stem}.md"
     with atomic_open(path, "w") as fh:
-        fh.write(markdown(verdicts, runs, students, stalls, training, cfg))
-    return paths + [path]
+        fh.write(markdown(verdicts, runs, students, stalls, training, cfg, eta=_eta_rows(out)))
+    paths.append(path)
+    if not cfg.get("label"):            # the default study's section of theorems.md (assemble_theorems joins them)
+        section = out / THEOREM_SECTIONS / "20_theorems_zc.md"
+        section.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(section, "w") as fh:
+            fh.write(theorems_section(verdicts, students, cfg, path.name))
+        paths.append(section)
+    return paths
+
+
+def _eta_rows(out: Path) -> list[dict] | None:
+    """Rows of ``theorems_zc_eta.csv`` (tools/zc_eta_check.py) in the out folder, if it is there."""
+    import csv
+
+    path = Path(out) / "theorems_zc_eta.csv"
+    if not path.exists():
+        return None
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
