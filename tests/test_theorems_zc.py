@@ -218,3 +218,13 @@ def test_the_ode_solver_of_the_target_agrees_with_the_default_lsoda():
     fast = integrate(start, lr=0.5, times=times, method="RK45", rtol=1e-6)
     ref = integrate(start, lr=0.5, times=times)
     assert np.max(np.abs(fast.eg / ref.eg - 1)) < 1e-4
+
+
+def test_the_target_s_short_plateau_relaxation_finds_the_same_plateau():
+    # theorems_zc relaxes for t = 30 (PLATEAU_T_RELAX) before Newton instead of 200: the same fixed point.
+    from tsdyn.dynamics.stalls import plateau_eg
+    from tsdyn.targets.theorems_zc import PLATEAU_T_RELAX
+
+    for M, K in ((2, 6), (3, 6)):
+        short = plateau_eg(np.eye(M), np.full(M, 4.0), K, lr=0.5, sigma=0.0, t_relax=PLATEAU_T_RELAX)
+        assert abs(short - plateau_eg(np.eye(M), np.full(M, 4.0), K, lr=0.5, sigma=0.0)) < 1e-12

@@ -93,8 +93,25 @@ def eta_lines(eta: list[dict] | None, lr: float) -> list[str]:
     return lines
 
 
+def rule_lines(rule: list[dict] | None) -> list[str]:
+    """The specialisation-rule check (tools/zc_rule_check.py, theorems_zc_rule_summary.csv) as a table."""
+    if not rule:
+        return ["Rule check: `theorems_zc_rule_summary.csv` is not in this folder; run `python tools/zc_rule_check.py`."]
+    variants = [k[2:] for k in rule[0] if k.startswith("t_")]
+    lines = ["Is the rule's rarity at large Z an artefact of the rule? The full study's runs (M = 2, sigma = 0, cap "
+             "t = 12 800) judged by the rule (`ours`: cos >= 0.9, |v_i| >= 0.1 v*/Z) and by variants: `cos0.8`, "
+             "`vmin0.25` (small nodes do not count), `vmass` (active = the largest nodes carrying 95 % of sum |v_i|). "
+             "Cells: the first checkpoint where each holds, `-` if none by the cap (`theorems_zc_rule_summary.csv`; per "
+             "checkpoint, with the nodes that fail: `theorems_zc_rule.csv`; `python tools/zc_rule_check.py`).", "",
+             "| M | Z | seed | eps_g at the cap | " + " | ".join(variants) + " |", "|---" * (4 + len(variants)) + "|"]
+    for r in rule:
+        cells = [("-" if not np.isfinite(float(r[f"t_{v}"])) else f"{float(r[f't_{v}']):g}") for v in variants]
+        lines.append(f"| {r['M']} | {r['Z']} | {r['seed']} | {float(r['eg_cap']):.3g} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stalls: list[dict],
-             training: list[dict], cfg: dict, eta: list[dict] | None = None) -> str:
+             training: list[dict], cfg: dict, eta: list[dict] | None = None, rule: list[dict] | None = None) -> str:
     lines = ["# Theorems 1-3 across the (Z, c) plane: ansatz, ODE and converged SGD students", "",
              "Regenerate with `python -m tsdyn.sweep theorems_zc`. Margins are per unit M v*^2, oriented so that "
              "the theorem claims `margin >= 0`; DPP, random and importance node pruning are exact expectations "
@@ -132,7 +149,7 @@ def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stall
         lines.append(f"| {s['M']} | {s['Z']} | {s['sigma']:g} | {s['seed']} | {s['level']} | {s['t']:g} | {s['eg']:.3g} | "
                      f"{s['plateau_eg']:.3g} | {s['covered_teachers']}/{s['M']} | {s['active_sizes']} | "
                      f"{s['unaligned_cosines'] or '-'} | {s['Qii_max']:.3g} | {s['relative_drift']:.2g} |")
-    lines += [""] + eta_lines(eta, cfg["lr"])
+    lines += [""] + eta_lines(eta, cfg["lr"]) + [""] + rule_lines(rule)
     for sigma in sorted({r["sigma"] for r in verdicts}):
         lines += ["", f"## Verdicts, sigma = {sigma:g}: holds / cases over every (Z, k_n <= M) and seed", ""]
         lines += verdict_table(count, sigma)
@@ -198,11 +215,15 @@ def departure_lines(count: Counter, students: list[dict], sigma: float, level: s
                 if np.isfinite(auc):
                     ranked.append((abs(auc - 0.5), col, a6, auc, np.median(d), np.median(g)))
             ranked.sort(reverse=True)
-            where = ", ".join(f"M={M} Z={Z} k_n={kn} (ansatz {'holds' if ah else 'fails'}, {h}/{n} seeds hold)"
-                              for M, Z, kn, ah, h, n in differ)
+            parts = []
+            for ah in (True, False):
+                pts = [f"M={M} Z={Z} k_n={kn} ({h}/{n})" for M, Z, kn, a, h, n in differ if a == ah]
+                if pts:
+                    parts.append(f"where the ansatz {'holds' if ah else 'fails'}: " + ", ".join(pts))
+            where = "; ".join(parts) + " (seeds where it holds)"
             why = "; ".join(f"`{col}` {md:.3g} against {mg:.3g} elsewhere (A6: {a6}; AUC {auc:.2f})"
                             for _, col, a6, auc, md, mg in ranked[:2])
-            out.append(f"- **{t}, {kernel}** ({STATEMENT[t]}): differs at {where}. Departures that separate these "
+            out.append(f"- **{t}, {kernel}** ({STATEMENT[t]}): differs {where}. Departures that separate these "
                        f"settings' students from the others most: {why or 'none measurable (every setting differs)'}.")
     return out or ["- none: every trained verdict agrees with the ansatz."]
 
@@ -214,7 +235,8 @@ def theorems_section(verdicts: list[dict], students: list[dict], cfg: dict, long
     count = Counter(verdicts)
     sigmas = sorted({r["sigma"] for r in verdicts})
     lines = ["## Theorems 1-3 across the (Z, c) plane (target `theorems_zc`, issue 12)", "",
-             f"Converged students at every Z = K/M (M = 2: Z = 1-10; M = 5: Z = 2-4), {len(cfg['seeds'])} seeds, "
+             "Converged students at Z = K/M = " + "; ".join(f"{', '.join(map(str, st['Z']))} (M = {st['M']})"
+                                                            for st in cfg["students"]) + f", {len(cfg['seeds'])} seeds, "
              f"sigma = {', '.join(f'{x:g}' for x in sigmas)}, order-parameter engine at N = {cfg['N']}, trained until "
              f"the specialisation rule held (cap t = {cfg['t_cap']:g}); levels: ansatz (closed form at that Z, c), "
              "ode (the ODE from each seed's start to the same t), sgd (the converged student), sgd_800k (the "

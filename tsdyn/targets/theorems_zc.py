@@ -32,6 +32,9 @@ from tsdyn.targets.training import order_cost, stream_version
 
 COLUMNS = ("M", "Z", "K", "kn", "c", "sigma", "level", "seed", "kernel", "theorem", "margin", "holds")
 TABLES = ("m", "d", "a", "s")
+#: Relaxation inside the symmetric manifold before Newton (tsdyn.dynamics.plateau.find_plateau; default 200):
+#: 30 gives the same plateau eps_g to 1e-14 at M = 2, 5 and K = 4..20 in 40-80 % of the CPU time.
+PLATEAU_T_RELAX = 30.0
 
 
 def settings(cfg: dict) -> list[tuple[int, int]]:
@@ -67,7 +70,7 @@ def plateau(*, M: int, K: int, lr: float, vstar: float, sigma: float) -> dict:
     """eps_g of the symmetric plateau of one setting (what a stall is compared with)."""
     from tsdyn.dynamics.stalls import plateau_eg
 
-    return dict(eg=plateau_eg(np.eye(M), np.full(M, vstar), K, lr=lr, sigma=sigma))
+    return dict(eg=plateau_eg(np.eye(M), np.full(M, vstar), K, lr=lr, sigma=sigma, t_relax=PLATEAU_T_RELAX))
 
 
 def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed: int, t_first: float,
@@ -113,13 +116,18 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
         ode_t_spec = first_specialised(sgd.times[at_grid], [ode.at(i) for i in at_grid], **thresholds)
         levels["ode"], ode_eg = ode.at(i_stop), ode.eg
     tables = {t: [] for t in TABLES}
+    rows_of, departures_of = {}, {}
     for level, op in levels.items():
         # The node-only comparisons beyond k_n = M for the converged student only (epshat within max_subsets).
-        tables["m"] += [dict(level=level, **r) for r in student_rows(op, max_subsets=max_subsets,
-                                                                     beyond_M=level == "sgd")]
+        # sgd_800k is the sgd state itself when the run stopped at t_paper (most runs at the default cap): reused.
+        same = level == "sgd_800k" and i_paper == i_stop
+        rows = ([r for r in rows_of["sgd"] if r["kn"] <= M] if same else
+                student_rows(op, max_subsets=max_subsets, beyond_M=level == "sgd"))
+        rows_of[level], departures_of[level] = rows, departures_of["sgd"] if same else departures(op)
+        tables["m"] += [dict(level=level, **r) for r in rows]
         tables["d"].append(dict(level=level, t=float(sgd.times[i_stop if level != "sgd_800k" else i_paper]),
                                 eg=float(sgd.eg[i_stop] if level == "sgd" else ode_eg[i_stop] if level == "ode"
-                                         else sgd.eg[i_paper]), **departures(op)))
+                                         else sgd.eg[i_paper]), **departures_of[level]))
     if not run.met:
         tables["s"].append(dict(level="sgd", t=run.t_stop, **stall_summary(levels["sgd"], lr=lr, sigma=sigma)))
     if with_ode and np.isnan(ode_t_spec):
@@ -183,7 +191,8 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
         paths += plot_training(training, runs, out / f"{stem}_training")
     path = out / f"{stem}.md"
     with atomic_open(path, "w") as fh:
-        fh.write(markdown(verdicts, runs, students, stalls, training, cfg, eta=_eta_rows(out)))
+        fh.write(markdown(verdicts, runs, students, stalls, training, cfg, eta=_csv_rows(out, "theorems_zc_eta.csv"),
+                          rule=_csv_rows(out, "theorems_zc_rule_summary.csv")))
     paths.append(path)
     if not cfg.get("label"):            # the default study's section of theorems.md (assemble_theorems joins them)
         section = out / THEOREM_SECTIONS / "20_theorems_zc.md"
@@ -194,12 +203,19 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     return paths
 
 
-def _eta_rows(out: Path) -> list[dict] | None:
-    """Rows of ``theorems_zc_eta.csv`` (tools/zc_eta_check.py) in the out folder, if it is there."""
+def _csv_rows(out: Path, name: str) -> list[dict] | None:
+    """Rows of a tool's CSV in the out folder (tools/zc_eta_check.py, tools/zc_rule_check.py), if it is there.
+
+    The sweep runs the report in a staging folder inside the out folder (tsdyn.sweep.reports), so that is looked in too.
+    """
     import csv
 
-    path = Path(out) / "theorems_zc_eta.csv"
-    if not path.exists():
+    from tsdyn.sweep.reports import STAGING_PREFIX
+
+    out = Path(out)
+    folders = [out] + ([out.parent] if out.name.startswith(STAGING_PREFIX) else [])
+    path = next((f / name for f in folders if (f / name).exists()), None)
+    if path is None:
         return None
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
