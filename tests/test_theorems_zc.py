@@ -228,3 +228,21 @@ def test_the_target_s_short_plateau_relaxation_finds_the_same_plateau():
     for M, K in ((2, 6), (3, 6)):
         short = plateau_eg(np.eye(M), np.full(M, 4.0), K, lr=0.5, sigma=0.0, t_relax=PLATEAU_T_RELAX)
         assert abs(short - plateau_eg(np.eye(M), np.full(M, 4.0), K, lr=0.5, sigma=0.0)) < 1e-12
+
+
+def test_departure_lines_list_exactly_the_points_where_the_majority_verdict_differs():
+    from tsdyn.pruning.zc_markdown import Counter, _auc, departure_lines
+
+    assert _auc([2.0, 3.0], [1.0]) == 1.0 and _auc([1.0], [1.0, 2.0]) == 0.25 and np.isnan(_auc([], [1.0]))
+    verdicts = []
+    for Z, kn, lv, kernel, holds in [(2, 1, "ansatz", "Q", 1), (2, 1, "sgd", "Q", 1), (2, 2, "ansatz", "Q", 1),
+                                     (2, 2, "sgd", "Q", 4), (3, 1, "ansatz", "Q", 0), (3, 1, "sgd", "Q", 3)]:
+        n = 1 if lv == "ansatz" else 5
+        verdicts.append(dict(M=2, Z=Z, K=2 * Z, kn=kn, c=kn / (2 * Z), sigma=0.0, level=lv, kernel=kernel,
+                             theorem="1a", seeds=n, holds=holds, fraction=holds / n, min_margin=0.0, mean_margin=0.0))
+    students = [dict(M=2, Z=Z, sigma=0.0, level="sgd", eg=e, absv_spread=a, p_same_block_Q=0.0, norm_bias_Q=1.0,
+                     imp_distinct_blocks=2.0, Qii_spread=0.1, align_min=0.9, cross_block_max=0.1)
+                for Z, e, a in ((2, 0.1, 0.5), (2, 0.2, 0.6), (3, 0.01, 0.05))]
+    (line,) = departure_lines(Counter(verdicts), students, 0.0)
+    # Z = 2, k_n = 1: ansatz holds, 1/5 seeds hold -> differs; k_n = 2: 4/5 -> agrees; Z = 3: ansatz fails, 3/5 -> differs.
+    assert "M=2 Z=2 k_n=1 (1/5)" in line and "k_n=2" not in line and "M=2 Z=3 k_n=1 (3/5)" in line
