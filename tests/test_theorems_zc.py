@@ -118,6 +118,22 @@ def test_verdict_fractions_equal_a_direct_count():
         assert v["min_margin"] == min(r["margin"] for r in mine)
 
 
+def test_training_summary_equals_a_direct_count_over_seeds():
+    from tsdyn.pruning.zc import training_summary
+
+    rng = np.random.default_rng(2)
+    rows = [dict(M=2, Z=z, K=2 * z, sigma=0.0, kn=k, level=lv, kernel="Q", theorem=t, t=tt, seed=seed, margin=float(m))
+            for z, k, lv, t, tt in itertools.product((2, 3), (1, 2), ("sgd", "ode"), ("1a", "3"), (1.0, 10.0))
+            for seed, m in enumerate(rng.normal(0.1, 1, 5))]
+    out = training_summary(rows)
+    assert len(out) == len(rows) // 5
+    for v in out:
+        m = np.array([r["margin"] for r in rows if all(r[k] == v[k] for k in ("Z", "kn", "level", "theorem", "t"))])
+        assert v["seeds"] == 5 and v["mean_margin"] == pytest.approx(m.mean(), rel=1e-5)
+        assert v["sem_margin"] == pytest.approx(m.std(ddof=1) / math.sqrt(5), rel=1e-2)
+        assert v["fraction"] == np.mean(m >= 0)
+
+
 # ----------------------------------------------------- specialisation rule
 def _student(cos, perm=(0, 1, 2, 3), v=(2.0, 2.0, 2.0, 2.0), M=2) -> OrderParameters:
     """K = 4 nodes on M = 2 orthonormal teacher nodes: node i at cosine ``cos`` (or cos[i]) with teacher perm[i] % M."""
@@ -202,3 +218,31 @@ def test_the_ode_solver_of_the_target_agrees_with_the_default_lsoda():
     fast = integrate(start, lr=0.5, times=times, method="RK45", rtol=1e-6)
     ref = integrate(start, lr=0.5, times=times)
     assert np.max(np.abs(fast.eg / ref.eg - 1)) < 1e-4
+
+
+def test_the_target_s_short_plateau_relaxation_finds_the_same_plateau():
+    # theorems_zc relaxes for t = 30 (PLATEAU_T_RELAX) before Newton instead of 200: the same fixed point.
+    from tsdyn.dynamics.stalls import plateau_eg
+    from tsdyn.targets.theorems_zc import PLATEAU_T_RELAX
+
+    for M, K in ((2, 6), (3, 6)):
+        short = plateau_eg(np.eye(M), np.full(M, 4.0), K, lr=0.5, sigma=0.0, t_relax=PLATEAU_T_RELAX)
+        assert abs(short - plateau_eg(np.eye(M), np.full(M, 4.0), K, lr=0.5, sigma=0.0)) < 1e-12
+
+
+def test_departure_lines_list_exactly_the_points_where_the_majority_verdict_differs():
+    from tsdyn.pruning.zc_markdown import Counter, _auc, departure_lines
+
+    assert _auc([2.0, 3.0], [1.0]) == 1.0 and _auc([1.0], [1.0, 2.0]) == 0.25 and np.isnan(_auc([], [1.0]))
+    verdicts = []
+    for Z, kn, lv, kernel, holds in [(2, 1, "ansatz", "Q", 1), (2, 1, "sgd", "Q", 1), (2, 2, "ansatz", "Q", 1),
+                                     (2, 2, "sgd", "Q", 4), (3, 1, "ansatz", "Q", 0), (3, 1, "sgd", "Q", 3)]:
+        n = 1 if lv == "ansatz" else 5
+        verdicts.append(dict(M=2, Z=Z, K=2 * Z, kn=kn, c=kn / (2 * Z), sigma=0.0, level=lv, kernel=kernel,
+                             theorem="1a", seeds=n, holds=holds, fraction=holds / n, min_margin=0.0, mean_margin=0.0))
+    students = [dict(M=2, Z=Z, sigma=0.0, level="sgd", eg=e, absv_spread=a, p_same_block_Q=0.0, norm_bias_Q=1.0,
+                     imp_distinct_blocks=2.0, Qii_spread=0.1, align_min=0.9, cross_block_max=0.1)
+                for Z, e, a in ((2, 0.1, 0.5), (2, 0.2, 0.6), (3, 0.01, 0.05))]
+    (line,) = departure_lines(Counter(verdicts), students, 0.0)
+    # Z = 2, k_n = 1: ansatz holds, 1/5 seeds hold -> differs; k_n = 2: 4/5 -> agrees; Z = 3: ansatz fails, 3/5 -> differs.
+    assert "M=2 Z=2 k_n=1 (1/5)" in line and "k_n=2" not in line and "M=2 Z=3 k_n=1 (3/5)" in line

@@ -56,7 +56,7 @@ ODE_CONVERGENCE = ('M = 2\nK = 6\nlr = 0.5\nvstar = 4.0\nstart_N = 500\nstarts =
                    'exit_tolerance = 0.2\n')
 THEOREMS_ZC = ('students = [{ M = 2, Z = [1, 2] }]\nN = 100\nlr = 0.5\nvstar = 4.0\nsigmas = [0.0]\nseeds = [0]\n'
                't_first = 10.0\nt_paper = 20.0\nt_cap = 40.0\nper_decade = 5\ncos_min = 0.9\nv_min = 0.1\n'
-               'max_subsets = 100\nalong_M = 2\nalong_Z = [2]\node_method = "RK45"\node_rtol = 1e-6\n')
+               'max_subsets = 100\nalong_M = 2\nalong_Z = [2]\node_method = "RK45"\node_rtol = 1e-6\node_K_max = 12\n')
 
 
 #: The packaged retrain TOML (complete and valid): each retrain case breaks one key of it.
@@ -148,6 +148,8 @@ TOML = [
     toml_case("retrain-t-total", RETRAIN.replace("t_total = 2000.0", "t_total = 1000.0"), "t_total", target="retrain"),
     toml_case("theorems-zc-K-beyond-20", THEOREMS_ZC.replace("Z = [1, 2]", "Z = [1, 11]"), "Z", target="theorems_zc"),
     toml_case("theorems-zc-t-paper", THEOREMS_ZC.replace("t_paper = 20.0", "t_paper = 30.0"), "t_paper",
+              target="theorems_zc"),
+    toml_case("theorems-zc-ode-K-max", THEOREMS_ZC.replace("ode_K_max = 12", "ode_K_max = 0"), "ode_K_max",
               target="theorems_zc"),
     toml_case("theorems-zc-cos-min", THEOREMS_ZC.replace("cos_min = 0.9", "cos_min = 1.5"), "cos_min",
               target="theorems_zc"),

@@ -19,9 +19,12 @@ from tsdyn.eg import eg_of
 from tsdyn.order_parameters import OrderParameters
 
 
-def plateau_eg(T: np.ndarray, vstar: np.ndarray, K: int, *, lr: float, sigma: float) -> float:
-    """eps_g of the student-symmetric plateau of (T, v*, K, eta, sigma); NaN for K = 1 (no plateau)."""
-    return float(find_plateau(T, vstar, K, lr=lr, sigma=sigma).eg) if K >= 2 else float("nan")
+def plateau_eg(T: np.ndarray, vstar: np.ndarray, K: int, *, lr: float, sigma: float, t_relax: float = 200.0) -> float:
+    """eps_g of the student-symmetric plateau of (T, v*, K, eta, sigma); NaN for K = 1 (no plateau).
+
+    ``t_relax``: :func:`tsdyn.dynamics.plateau.find_plateau`'s relaxation time before Newton.
+    """
+    return float(find_plateau(T, vstar, K, lr=lr, sigma=sigma, t_relax=t_relax).eg) if K >= 2 else float("nan")
 
 
 def stall_summary(op: OrderParameters, *, lr: float, sigma: float, cos_min: float = COS_MIN) -> dict:

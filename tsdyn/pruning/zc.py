@@ -132,35 +132,105 @@ def edge_errors(op: OrderParameters, c: float) -> tuple[float, float]:
     return float(eg_of(expected)), float(eg_of(scaled(expected, edge_scale(expected))))
 
 
-def margins(node: dict, kernel: str, edge: tuple[float, float] | None) -> dict[str, float]:
-    """Theorem margins (not yet per M v*^2) from :func:`node_errors` and :func:`edge_errors` for one kernel."""
-    d, dh = node[(f"dpp-{kernel}", False)], node[(f"dpp-{kernel}", True)]
-    out = {"1a": node[("random", False)] - d, "1b": node[("random", True)] - dh,
-           "1c": node[("importance", False)] - d, "1c_printed": node[("importance", False)] - dh,
-           "1d": node[("importance", True)] - dh}
+def margins(node: dict, kernel: str, edge: tuple[float, float] | None) -> dict[str, float | None]:
+    """Theorem margins (not yet per M v*^2) from :func:`node_errors` and :func:`edge_errors` for one kernel.
+
+    A part whose errors are missing from ``node`` (epshat beyond the enumeration budget) is None.
+    """
+    def diff(a, b):
+        return node[a] - node[b] if a in node and b in node else None
+
+    dk, dh = (f"dpp-{kernel}", False), (f"dpp-{kernel}", True)
+    out = {"1a": diff(("random", False), dk), "1b": diff(("random", True), dh),
+           "1c": diff(("importance", False), dk), "1c_printed": diff(("importance", False), dh),
+           "1d": diff(("importance", True), dh)}
     if edge is not None:
-        out["2"], out["3"] = d - edge[0], edge[1] - dh
+        out["2"] = node[dk] - edge[0]
+        out["3"] = edge[1] - node[dh] if dh in node else None
     return out
 
 
-def student_rows(op: OrderParameters, *, max_subsets: int, kernels=ZC_KERNELS, kn_max: int | None = None) -> list[dict]:
-    """Every margin of one student: all theorems at k_n = 1..M, the node-only ones at k_n = M+1..K.
+def importance_inclusion(v: np.ndarray, k: int, rtol: float = TIE_RTOL) -> tuple[np.ndarray, np.ndarray]:
+    """(pi_i, pi_ij) of :func:`importance_distribution` without listing its subsets (ties drawn uniformly)."""
+    a = np.abs(np.asarray(v, dtype=float))
+    K = a.size
+    k = check_int("k", k, low=1, high=K, high_name="K")
+    cut = np.sort(a)[::-1][k - 1]
+    tied = np.abs(a - cut) <= rtol * max(cut, 1e-300)
+    above = (a > cut) & ~tied
+    r, p = k - int(above.sum()), int(tied.sum())
+    pi = np.where(above, 1.0, np.where(tied, r / p, 0.0))
+    pij = np.outer(pi, pi)
+    pool = np.flatnonzero(tied)
+    pij[np.ix_(pool, pool)] = r * (r - 1) / (p * (p - 1)) if p > 1 else 0.0
+    return pi, pij
 
-    Rows ``dict(kn, c, kernel, theorem, margin, holds)``, margins per unit M v*^2.
-    k_n > M is skipped where C(K, k_n) > ``max_subsets`` (the enumeration budget), and beyond ``kn_max``.
+
+def exact_node_errors(op: OrderParameters, ks, *, max_subsets: int, kernels=ZC_KERNELS) -> dict[int, dict]:
+    """:func:`node_errors` for every k in ``ks`` without Python enumeration (:mod:`tsdyn.pruning.zc_exact`).
+
+    eps of random, importance and each k-DPP from first and second inclusion probabilities (any k);
+    epshat of random and each k-DPP by the Numba loop over all C(K, k) subsets where
+    C(K, k) <= ``max_subsets``, and of importance where its tie distribution has at most that many
+    subsets (one on a trained student); otherwise the epshat entries are left out.
+    """
+    from tsdyn.pruning.zc_exact import epshat_expectations, expected_eps, kdpp_inclusion, random_inclusion
+
+    ks = list(ks)
+    mats = {kind: zc_kernel(kind, op.Q) for kind in kernels}
+    incl = {kind: kdpp_inclusion(L, ks) for kind, L in mats.items()}
+    out = {}
+    for k in ks:
+        node = {("random", False): expected_eps(op, *random_inclusion(op.K, k)),
+                ("importance", False): expected_eps(op, *importance_inclusion(op.v, k))}
+        for kind in kernels:
+            if k in incl[kind]:
+                node[(f"dpp-{kind}", False)] = expected_eps(op, *incl[kind][k])
+        if math.comb(op.K, k) <= max_subsets:
+            hat = epshat_expectations(op, k, {kind: mats[kind] for kind in kernels if k in incl[kind]})
+            node[("random", True)] = hat.pop("random")
+            node.update({(f"dpp-{kind}", True): value for kind, value in hat.items()})
+        imp = importance_distribution(op.v, k) if _tie_count(op.v, k) <= max_subsets else None
+        if imp is not None:
+            node[("importance", True)] = imp.expect(lambda S: subset_eg(op, S, "optimal"))
+        out[k] = node
+    return out
+
+
+def _tie_count(v: np.ndarray, k: int, rtol: float = TIE_RTOL) -> int:
+    a = np.abs(np.asarray(v, dtype=float))
+    cut = np.sort(a)[::-1][k - 1]
+    tied = np.abs(a - cut) <= rtol * max(cut, 1e-300)
+    return math.comb(int(tied.sum()), k - int(((a > cut) & ~tied).sum()))
+
+
+def student_rows(op: OrderParameters, *, max_subsets: int, kernels=ZC_KERNELS, kn_max: int | None = None,
+                 beyond_M: bool = False) -> list[dict]:
+    """Every margin of one student: all theorems at k_n = 1..M; with ``beyond_M`` the node-only ones at k_n = M+1..K.
+
+    Rows ``dict(kn, c, kernel, theorem, margin, holds)``, margins per unit M v*^2, all exact
+    (:func:`exact_node_errors`). At k_n > M the parts without reweighting (1a, 1c) are given at every
+    k_n; those with epshat (1b, 1c_printed, 1d) where C(K, k_n) <= ``max_subsets``. Nothing beyond ``kn_max``.
     """
     scale = float(np.sum(op.vstar ** 2))
+    top = op.K if beyond_M else op.M
+    ks = list(range(1, (top if kn_max is None else min(kn_max, top)) + 1))
+    within, beyond = [k for k in ks if k <= op.M], [k for k in ks if k > op.M]
+    # k_n <= M is always complete (C(20, 5) = 15 504 subsets at most here).
+    complete = max([max_subsets] + [math.comb(op.K, k) for k in within])
+    errors = exact_node_errors(op, within, max_subsets=complete, kernels=kernels)
+    if beyond:
+        errors.update(exact_node_errors(op, beyond, max_subsets=max_subsets, kernels=kernels))
     rows = []
-    for k in range(1, (op.K if kn_max is None else min(kn_max, op.K)) + 1):
-        if k > op.M and math.comb(op.K, k) > max_subsets:
-            continue
-        node = node_errors(op, k, kernels)
+    for k in ks:
+        node = errors[k]
         edge = edge_errors(op, k / op.K) if k <= op.M else None
         for kind in kernels:
             if (f"dpp-{kind}", False) not in node:
                 continue
             for theorem, m in margins(node, kind, edge).items():
-                rows.append(_row(k, k / op.K, kind, theorem, m / scale))
+                if m is not None:
+                    rows.append(_row(k, k / op.K, kind, theorem, m / scale))
     return rows
 
 
@@ -204,4 +274,28 @@ def verdict_fractions(rows: list[dict]) -> list[dict]:
                         fraction=float(np.mean([bool(r["holds"]) for r in rs])), min_margin=float(m.min()),
                         mean_margin=float(m.mean()),
                         sem_margin=float(m.std(ddof=1) / math.sqrt(m.size)) if m.size > 1 else float("nan")))
+    return out
+
+
+TRAINING_KEYS = ("M", "Z", "K", "sigma", "kn", "level", "kernel", "theorem", "t")
+
+
+def training_summary(rows: list[dict]) -> list[dict]:
+    """Margins along training reduced over seeds: per (M, Z, K, sigma, kn, level, kernel, theorem, t) the
+    number of seeds, mean margin and its s.e., and the fraction of seeds where it holds (issue 12 part 6).
+
+    The per-seed rows are many (every record time, theorem, kernel and level); the figure and the
+    "from which t" table of theorems_zc.md need only these seed statistics, rounded to 6 (mean) and
+    3 (s.e.) significant digits to keep the CSV small.
+    """
+    groups = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in TRAINING_KEYS)].append(r)
+    out = []
+    for key, rs in groups.items():
+        m = np.array([r["margin"] for r in rs], dtype=float)
+        sem = m.std(ddof=1) / math.sqrt(m.size) if m.size > 1 else float("nan")
+        out.append(dict(zip(TRAINING_KEYS, key), seeds=m.size, mean_margin=float(f"{m.mean():.6g}"),
+                        sem_margin=float(f"{sem:.3g}"),
+                        fraction=float(np.mean(m >= -HOLD_TOL))))
     return out

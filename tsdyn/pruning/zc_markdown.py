@@ -11,11 +11,6 @@ STATEMENT = {"1a": "E_rand[eps] >= E_DPP[eps]", "1b": "E_rand[epshat] >= E_DPP[e
              "1c": "eps_Imp >= E_DPP[eps] (erratum 6)", "1c_printed": "eps_Imp >= E_DPP[epshat] (eq 3 as printed)",
              "1d": "epshat_Imp >= E_DPP[epshat] (erratum 6)", "2": "E_DPP[eps] >= eps_Edge(E f)",
              "3": "E_DPP[epshat] <= min_A epshat_Edge(E f)"}
-#: The departure measure that moves each theorem's margin (columns of theorems_zc_students.csv), by kernel.
-CAUSE = {"1a": "p_same_block_{k}", "1b": "p_same_block_{k}", "1c": "imp_distinct_blocks",
-         "1c_printed": "imp_distinct_blocks", "1d": "imp_distinct_blocks", "2": "Qii_spread", "3": "p_same_block_{k}"}
-
-
 class Counter:
     """(cases held, cases, smallest margin) over the verdict rows at k_n <= M matching given columns (indexed once per column set)."""
 
@@ -47,42 +42,19 @@ def verdict_table(count: Counter, sigma: float) -> list[str]:
     return lines
 
 
-def differences(count: Counter, students: list[dict], sigma: float, level: str = "sgd") -> list[str]:
-    """Per theorem and kernel, the settings where the majority verdict of ``level`` differs from the ansatz, with the cause measure."""
-    by_setting = defaultdict(list)
-    for s in students:
-        if s["sigma"] == sigma and s["level"] == level:
-            by_setting[(s["M"], s["Z"])].append(s)
-    out = []
-    for t in THEOREMS:
-        for kernel in ZC_KERNELS:
-            diffs = []
-            for M, Z in sorted({(r["M"], r["Z"]) for r in count.rows}):
-                a = count(sigma=sigma, level="ansatz", kernel="Q", theorem=t, M=M, Z=Z)
-                s = count(sigma=sigma, level=level, kernel=kernel, theorem=t, M=M, Z=Z)
-                if not a[1] or not s[1]:
-                    continue
-                ansatz_holds, trained_frac = a[0] == a[1], s[0] / s[1]
-                if ansatz_holds != (trained_frac >= 0.5):
-                    cause = CAUSE[t].format(k=kernel)
-                    vals = [x[cause] for x in by_setting[(M, Z)] if cause in x]
-                    diffs.append(f"M={M} Z={Z} (ansatz {'holds' if ansatz_holds else 'fails'}, trained holds "
-                                 f"{s[0]}/{s[1]}; median {cause} = {np.median(vals):.3g})")
-            if diffs:
-                out.append(f"- **{t}, kernel {kernel}**: " + "; ".join(diffs))
-    return out or ["- none: every trained verdict agrees with the ansatz."]
-
-
 def holds_from(training: list[dict], runs: list[dict], sigma: float = 0.0) -> list[str]:
-    """Per along-training setting, k_n, theorem and kernel: from which t the mean margin stays >= 0 (SGD and ODE)."""
-    curves = defaultdict(lambda: defaultdict(list))
+    """Per along-training setting, k_n, theorem and kernel: from which t the mean margin stays >= 0 (SGD and ODE).
+
+    ``training`` holds the seed statistics of :func:`tsdyn.pruning.zc.training_summary`.
+    """
+    curves = defaultdict(dict)
     for r in training:
         if r["sigma"] == sigma:
-            curves[(r["M"], r["Z"], r["kn"], r["theorem"], r["kernel"], r["level"])][r["t"]].append(r["margin"])
+            curves[(r["M"], r["Z"], r["kn"], r["theorem"], r["kernel"], r["level"])][r["t"]] = r["mean_margin"]
 
     def since(c):
         t = np.array(sorted(c))
-        ok = np.array([np.mean(c[x]) >= -1e-10 for x in t])
+        ok = np.array([c[x] >= -1e-10 for x in t])
         if not ok[-1]:
             return "never"
         bad = np.flatnonzero(~ok)
@@ -101,8 +73,45 @@ def holds_from(training: list[dict], runs: list[dict], sigma: float = 0.0) -> li
     return lines
 
 
+def eta_lines(eta: list[dict] | None, lr: float) -> list[str]:
+    """The learning-rate check of the stalls (tools/zc_eta_check.py, theorems_zc_eta.csv) as a table."""
+    if not eta:
+        return ["Learning-rate check: `theorems_zc_eta.csv` is not in this folder; run "
+                "`python tools/zc_eta_check.py` (it writes figures/theorems_zc_eta.csv)."]
+    lines = [f"Is a stall an artefact of eta = {lr:g} (the paper's, used here)? The ODE from the same starts "
+             "(seeds 0-2, sigma = 0) at eta = 0.5 and 0.1 to the same eta t (`theorems_zc_eta.csv`, "
+             "`python tools/zc_eta_check.py`); aligned: the rule's alignment at that time.", "",
+             "| M | Z | seed | eta t | eps_g at eta 0.5 | eps_g at eta 0.1 | aligned 0.5 / 0.1 | max Q_ii 0.5 / 0.1 |",
+             "|---|---|---|---|---|---|---|---|"]
+    by = {(r["M"], r["Z"], r["seed"], r["eta_t"], float(r["lr"])): r for r in eta}
+    for M, Z, seed, eta_t in sorted({k[:4] for k in by}, key=lambda k: (int(k[0]), int(k[1]), int(k[2]), float(k[3]))):
+        a, b = by.get((M, Z, seed, eta_t, 0.5)), by.get((M, Z, seed, eta_t, 0.1))
+        if a is None or b is None:
+            continue
+        lines.append(f"| {M} | {Z} | {seed} | {float(eta_t):g} | {float(a['eg']):.3g} | {float(b['eg']):.3g} | "
+                     f"{a['aligned']} / {b['aligned']} | {float(a['max_Qii']):.3g} / {float(b['max_Qii']):.3g} |")
+    return lines
+
+
+def rule_lines(rule: list[dict] | None) -> list[str]:
+    """The specialisation-rule check (tools/zc_rule_check.py, theorems_zc_rule_summary.csv) as a table."""
+    if not rule:
+        return ["Rule check: `theorems_zc_rule_summary.csv` is not in this folder; run `python tools/zc_rule_check.py`."]
+    variants = [k[2:] for k in rule[0] if k.startswith("t_")]
+    lines = ["Is the rule's rarity at large Z an artefact of the rule? The full study's runs (M = 2, sigma = 0, cap "
+             "t = 12 800) judged by the rule (`ours`: cos >= 0.9, |v_i| >= 0.1 v*/Z) and by variants: `cos0.8`, "
+             "`vmin0.25` (small nodes do not count), `vmass` (active = the largest nodes carrying 95 % of sum |v_i|). "
+             "Cells: the first checkpoint where each holds, `-` if none by the cap (`theorems_zc_rule_summary.csv`; per "
+             "checkpoint, with the nodes that fail: `theorems_zc_rule.csv`; `python tools/zc_rule_check.py`).", "",
+             "| M | Z | seed | eps_g at the cap | " + " | ".join(variants) + " |", "|---" * (4 + len(variants)) + "|"]
+    for r in rule:
+        cells = [("-" if not np.isfinite(float(r[f"t_{v}"])) else f"{float(r[f't_{v}']):g}") for v in variants]
+        lines.append(f"| {r['M']} | {r['Z']} | {r['seed']} | {float(r['eg_cap']):.3g} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stalls: list[dict],
-             training: list[dict], cfg: dict) -> str:
+             training: list[dict], cfg: dict, eta: list[dict] | None = None, rule: list[dict] | None = None) -> str:
     lines = ["# Theorems 1-3 across the (Z, c) plane: ansatz, ODE and converged SGD students", "",
              "Regenerate with `python -m tsdyn.sweep theorems_zc`. Margins are per unit M v*^2, oriented so that "
              "the theorem claims `margin >= 0`; DPP, random and importance node pruning are exact expectations "
@@ -140,11 +149,12 @@ def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stall
         lines.append(f"| {s['M']} | {s['Z']} | {s['sigma']:g} | {s['seed']} | {s['level']} | {s['t']:g} | {s['eg']:.3g} | "
                      f"{s['plateau_eg']:.3g} | {s['covered_teachers']}/{s['M']} | {s['active_sizes']} | "
                      f"{s['unaligned_cosines'] or '-'} | {s['Qii_max']:.3g} | {s['relative_drift']:.2g} |")
+    lines += [""] + eta_lines(eta, cfg["lr"]) + [""] + rule_lines(rule)
     for sigma in sorted({r["sigma"] for r in verdicts}):
         lines += ["", f"## Verdicts, sigma = {sigma:g}: holds / cases over every (Z, k_n <= M) and seed", ""]
         lines += verdict_table(count, sigma)
         lines += ["", f"### Where the converged SGD verdict (majority of seeds) differs from the ansatz, sigma = {sigma:g}", ""]
-        lines += differences(count, students, sigma)
+        lines += departure_lines(count, students, sigma)
     if training:
         lines += ["", "## Along training (sigma = 0): from which t the mean margin holds to the end (SGD / ODE)", "",
                   "`never`: negative at the last record. Plateau exit: eps_g below half the symmetric plateau's.", ""]
@@ -164,3 +174,85 @@ def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stall
                      f"{med('cross_block_max'):.2f} | {med('p_same_block_Q'):.3f} / {med('p_same_block_Qcos'):.3f} / "
                      f"{med('p_same_block_rbf'):.3f} | {med('norm_bias_Q'):.2f} | {med('imp_distinct_blocks'):.2f} of {M} |")
     return "\n".join(lines) + "\n"
+
+
+#: Departures from A6 (columns of theorems_zc_students.csv) and their value under A6; "{k}": the DPP kernel.
+DEPARTURES = {"p_same_block_{k}": "0", "norm_bias_{k}": "1", "imp_distinct_blocks": "random", "Qii_spread": "0",
+              "absv_spread": "0", "align_min": "1", "cross_block_max": "0", "eg": "0"}
+
+
+def _auc(a: list[float], b: list[float]) -> float:
+    """P(x > y) + P(x = y) / 2 for x from ``a``, y from ``b`` (the Mann-Whitney AUC); NaN if either is empty."""
+    if not a or not b:
+        return float("nan")
+    x, y = np.asarray(a)[:, None], np.asarray(b)[None, :]
+    return float(np.mean((x > y) + 0.5 * (x == y)))
+
+
+def departure_lines(count: Counter, students: list[dict], sigma: float, level: str = "sgd") -> list[str]:
+    """Per theorem and kernel: the (M, Z, k_n) points where the majority verdict of ``level`` differs from the ansatz,
+    and the departures from A6 that separate the students of those settings from the others best (AUC, medians)."""
+    points = sorted({(r["M"], r["Z"], r["kn"]) for r in count.rows})
+    out = []
+    for t in THEOREMS:
+        for kernel in ZC_KERNELS:
+            differ = []
+            for M, Z, kn in points:
+                a = count(sigma=sigma, level="ansatz", kernel="Q", theorem=t, M=M, Z=Z, kn=kn)
+                s = count(sigma=sigma, level=level, kernel=kernel, theorem=t, M=M, Z=Z, kn=kn)
+                if a[1] and s[1] and (a[0] == a[1]) != (s[0] / s[1] >= 0.5):
+                    differ.append((M, Z, kn, a[0] == a[1], s[0], s[1]))
+            if not differ:
+                continue
+            bad = {(M, Z) for M, Z, *_ in differ}
+            mine = [x for x in students if x["sigma"] == sigma and x["level"] == level]
+            ranked = []
+            for name, a6 in DEPARTURES.items():
+                col = name.format(k=kernel)
+                d = [float(x[col]) for x in mine if (x["M"], x["Z"]) in bad and np.isfinite(float(x[col]))]
+                g = [float(x[col]) for x in mine if (x["M"], x["Z"]) not in bad and np.isfinite(float(x[col]))]
+                auc = _auc(d, g)
+                if np.isfinite(auc):
+                    ranked.append((abs(auc - 0.5), col, a6, auc, np.median(d), np.median(g)))
+            ranked.sort(reverse=True)
+            parts = []
+            for ah in (True, False):
+                pts = [f"M={M} Z={Z} k_n={kn} ({h}/{n})" for M, Z, kn, a, h, n in differ if a == ah]
+                if pts:
+                    parts.append(f"where the ansatz {'holds' if ah else 'fails'}: " + ", ".join(pts))
+            where = "; ".join(parts) + " (seeds where it holds)"
+            why = "; ".join(f"`{col}` {md:.3g} against {mg:.3g} elsewhere (A6: {a6}; AUC {auc:.2f})"
+                            for _, col, a6, auc, md, mg in ranked[:2])
+            out.append(f"- **{t}, {kernel}** ({STATEMENT[t]}): differs {where}. Departures that separate these "
+                       f"settings' students from the others most: {why or 'none measurable (every setting differs)'}.")
+    return out or ["- none: every trained verdict agrees with the ansatz."]
+
+
+def theorems_section(verdicts: list[dict], students: list[dict], cfg: dict, long_form: str) -> str:
+    """The (Z, c) section of figures/theorems.md (``theorems.d/20_theorems_zc.md``): the verdicts per level and
+    kernel, and per theorem and kernel where the converged students' verdict differs from the ansatz, with the
+    departure from A6 that goes with it (its median where the verdict differs against where it agrees)."""
+    count = Counter(verdicts)
+    sigmas = sorted({r["sigma"] for r in verdicts})
+    lines = ["## Theorems 1-3 across the (Z, c) plane (target `theorems_zc`, issue 12)", "",
+             "Converged students at Z = K/M = " + "; ".join(f"{', '.join(map(str, st['Z']))} (M = {st['M']})"
+                                                            for st in cfg["students"]) + f", {len(cfg['seeds'])} seeds, "
+             f"sigma = {', '.join(f'{x:g}' for x in sigmas)}, order-parameter engine at N = {cfg['N']}, trained until "
+             f"the specialisation rule held (cap t = {cfg['t_cap']:g}); levels: ansatz (closed form at that Z, c), "
+             "ode (the ODE from each seed's start to the same t), sgd (the converged student), sgd_800k (the "
+             "paper's 800 000 samples). Every node-pruning expectation is exact (inclusion probabilities and "
+             "enumeration; tsdyn.pruning.zc_exact), random edge is the expected network of Lemma 6. DPP kernels: "
+             "Q (raw), Qcos (unit diagonal, equal to Q under A6), rbf (DIVNET). Long form, with the stalls, the "
+             f"along-training table and the departures from A6: [{long_form}]({long_form}); data: "
+             f"`{long_form[:-3]}.csv`, `{long_form[:-3]}_students.csv`.", ""]
+    for sigma in sigmas:
+        lines += [f"### sigma = {sigma:g}: cases that hold / cases, over every (M, Z, k_n <= M) and seed", ""]
+        lines += verdict_table(count, sigma)
+        lines += ["", f"Where the converged students' verdict (majority of seeds, level sgd) differs from the ansatz "
+                  f"(sigma = {sigma:g}), and which departures from A6 go with it: measured per student "
+                  "(`theorems_zc_students.csv`), the two that separate the students of the settings where it differs "
+                  "from the rest best (Mann-Whitney AUC, 0.5: no separation), with their medians. An association, "
+                  "not a proof of cause; the long form has every measure per setting.", ""]
+        lines += departure_lines(count, students, sigma)
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -92,7 +92,8 @@ def plot_verdicts(verdicts: list[dict], stem: Path) -> list[Path]:
         fig.colorbar(mesh, cax=bar, label="fraction of seeds where it holds")
         fig.suptitle(f"Verdicts over (Z, k_n = cK), sigma = {sigma:g}", fontsize=10)
         # "0.25" would be taken for a suffix by Path.with_suffix: write sigma0p25.
-        paths += save_figure(fig, Path(f"{stem}_sigma{sigma:g}".replace(".", "p")))
+        # (only in the sigma part: the report's staging folder ".report-*" is in ``stem`` and must stay as it is).
+        paths += save_figure(fig, Path(f"{stem}_sigma" + f"{sigma:g}".replace(".", "p")))
     return paths
 
 
@@ -128,15 +129,18 @@ def plot_theorem1(verdicts: list[dict], stem: Path, *, M: int = 2, sigma: float 
 
 
 def plot_training(training: list[dict], runs: list[dict], stem: Path, *, sigma: float = 0.0) -> list[Path]:
-    """Margins at k_n = 1 and k_n = M along training, SGD mean and ODE mean, against t; the stopping times marked."""
+    """Margins at k_n = 1 and k_n = M along training, SGD mean and ODE mean, against t; the stopping times marked.
+
+    ``training`` holds the seed statistics of :func:`tsdyn.pruning.zc.training_summary`.
+    """
     plt = pyplot()
     rows = [r for r in training if r["sigma"] == sigma]
     sets = _settings(rows)
     fig, axes = plt.subplots(2, len(sets), figsize=(4 * len(sets), 6.5), squeeze=False)
     fig.subplots_adjust(left=0.05, right=0.98, top=0.9, bottom=0.08, hspace=0.35, wspace=0.25)
-    curves = defaultdict(lambda: defaultdict(list))
+    curves = defaultdict(dict)
     for r in rows:
-        curves[(r["M"], r["Z"], r["kn"], r["theorem"], r["kernel"], r["level"])][r["t"]].append(r["margin"])
+        curves[(r["M"], r["Z"], r["kn"], r["theorem"], r["kernel"], r["level"])][r["t"]] = r["mean_margin"]
     lines = (("1a", "Q", "tab:blue"), ("1a", "Qcos", "tab:cyan"), ("1d", "Qcos", "tab:olive"),
              ("2", "Q", "tab:green"), ("3", "Q", "tab:purple"))
     for j, (M, Z) in enumerate(sets):
@@ -147,7 +151,7 @@ def plot_training(training: list[dict], runs: list[dict], stem: Path, *, sigma: 
                     pts = curves.get((M, Z, kn, theorem, kernel, level))
                     if pts:
                         t = sorted(pts)
-                        ax.plot(t, [np.mean(pts[x]) for x in t], ls=ls, color=colour,
+                        ax.plot(t, [pts[x] for x in t], ls=ls, color=colour,
                                 label=f"{theorem} {kernel} {level}" if j == 0 and i == 0 else None)
             mine = [r for r in runs if (r["M"], r["Z"], r["sigma"]) == (M, Z, sigma)]
             stops = [r["t_stop"] for r in mine if r["met"]]

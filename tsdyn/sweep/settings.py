@@ -368,6 +368,7 @@ class TheoremsZc(Strict):
     along_Z: list[PosInt]
     ode_method: Literal["LSODA", "BDF", "Radau", "DOP853", "RK45", "RK23"]
     ode_rtol: Annotated[Real, Field(gt=0, lt=1)]
+    ode_K_max: PosInt
     label: StrictStr | None = None
 
     @model_validator(mode="after")

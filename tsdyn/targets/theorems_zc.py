@@ -22,9 +22,9 @@ import numpy as np
 
 from tsdyn.atomic import atomic_open
 from tsdyn.dynamics.plateau import first_passage
-from tsdyn.outputs import write_rows
-from tsdyn.pruning.zc import ansatz_rows, verdict_fractions
-from tsdyn.pruning.zc_markdown import markdown
+from tsdyn.outputs import THEOREM_SECTIONS, write_rows
+from tsdyn.pruning.zc import ansatz_rows, training_summary, verdict_fractions
+from tsdyn.pruning.zc_markdown import markdown, theorems_section
 from tsdyn.pruning.zc_report import plot_margins, plot_theorem1, plot_training, plot_verdicts
 from tsdyn.seeds import SEGMENT_DATA_SEED_BASE
 from tsdyn.sweep.job import Job
@@ -32,6 +32,9 @@ from tsdyn.targets.training import order_cost, stream_version
 
 COLUMNS = ("M", "Z", "K", "kn", "c", "sigma", "level", "seed", "kernel", "theorem", "margin", "holds")
 TABLES = ("m", "d", "a", "s")
+#: Relaxation inside the symmetric manifold before Newton (tsdyn.dynamics.plateau.find_plateau; default 200):
+#: 30 gives the same plateau eps_g to 1e-14 at M = 2, 5 and K = 4..20 in 40-80 % of the CPU time.
+PLATEAU_T_RELAX = 30.0
 
 
 def settings(cfg: dict) -> list[tuple[int, int]]:
@@ -51,6 +54,7 @@ def jobs(cfg: dict, *, quick: bool = False) -> list[Job]:
                               t_paper=float(cfg["t_paper"]), t_cap=float(cfg["t_cap"]),
                               per_decade=int(cfg["per_decade"]), cos_min=float(cfg["cos_min"]),
                               v_min=float(cfg["v_min"]), max_subsets=int(cfg["max_subsets"]), along=bool(along),
+                              with_ode=bool(along or M * Z <= cfg["ode_K_max"]),
                               ode_method=str(cfg["ode_method"]), ode_rtol=float(cfg["ode_rtol"]),
                               stream=stream_version("order"))
                 out.append(Job(f"zc-M{M}-K{M * Z}-sigma{float(sigma):g}-seed{int(seed)}",
@@ -66,13 +70,17 @@ def plateau(*, M: int, K: int, lr: float, vstar: float, sigma: float) -> dict:
     """eps_g of the symmetric plateau of one setting (what a stall is compared with)."""
     from tsdyn.dynamics.stalls import plateau_eg
 
-    return dict(eg=plateau_eg(np.eye(M), np.full(M, vstar), K, lr=lr, sigma=sigma))
+    return dict(eg=plateau_eg(np.eye(M), np.full(M, vstar), K, lr=lr, sigma=sigma, t_relax=PLATEAU_T_RELAX))
 
 
 def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed: int, t_first: float,
           t_paper: float, t_cap: float, per_decade: int, cos_min: float, v_min: float, max_subsets: int,
-          along: bool, ode_method: str, ode_rtol: float, stream: str) -> dict:
-    """Train until specialised (order engine, segments), the ODE to the same t, every margin; flat arrays."""
+          along: bool, ode_method: str, ode_rtol: float, stream: str, with_ode: bool = True) -> dict:
+    """Train until specialised (order engine, segments), the ODE to the same t, every margin; flat arrays.
+
+    ``with_ode`` False skips the ODE (the default sweep's budget: its cost grows like K^4, see
+    ``ode_K_max`` in sims/theorems_zc.toml); its level and columns are then absent or NaN.
+    """
     from tsdyn.dynamics.ode import integrate
     from tsdyn.dynamics.specialise import checkpoints, first_specialised, train_until_specialised
     from tsdyn.dynamics.stalls import stall_summary
@@ -83,6 +91,7 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
 
     if stream != stream_version("order"):
         raise ValueError(f"stream must be the order engine's {stream_version('order')!r}, got {stream!r}")
+    with_ode = with_ode or along           # the margins along training need the ODE trajectory
 
     def segment(state, t_from, times, index):
         # Each segment draws from its own data seed: a continuation must not replay the first segment's noise.
@@ -96,24 +105,32 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
     record = record_grid(t_cap, per_decade=per_decade, tmin=0.1, N=N)
     run = train_until_specialised(segment, None, grid=grid, t_min=t_paper, record_times=record, **thresholds)
     sgd = run.trajectory
-    ode = integrate(sgd.initial, lr=lr, sigma=sigma, times=sgd.times, method=ode_method, rtol=ode_rtol)
-    if not ode.success:
-        raise RuntimeError(f"ODE from the start of seed {seed} failed: {ode.message}")
     i_stop, i_paper = run.index_at(run.t_stop), run.index_at(t_paper)
     at_grid = [run.index_at(t) for t in grid if t <= sgd.times[-1]]
-    ode_t_spec = first_specialised(sgd.times[at_grid], [ode.at(i) for i in at_grid], **thresholds)
-    levels = {"ode": ode.at(i_stop), "sgd": sgd.at(i_stop), "sgd_800k": sgd.at(i_paper)}
+    levels = {"sgd": sgd.at(i_stop), "sgd_800k": sgd.at(i_paper)}
+    ode, ode_t_spec, ode_eg = None, float("nan"), np.full(sgd.times.size, np.nan)
+    if with_ode:
+        ode = integrate(sgd.initial, lr=lr, sigma=sigma, times=sgd.times, method=ode_method, rtol=ode_rtol)
+        if not ode.success:
+            raise RuntimeError(f"ODE from the start of seed {seed} failed: {ode.message}")
+        ode_t_spec = first_specialised(sgd.times[at_grid], [ode.at(i) for i in at_grid], **thresholds)
+        levels["ode"], ode_eg = ode.at(i_stop), ode.eg
     tables = {t: [] for t in TABLES}
+    rows_of, departures_of = {}, {}
     for level, op in levels.items():
-        # The node-only comparisons beyond k_n = M (enumeration-bound) for the converged student only.
-        budget = max_subsets if level == "sgd" else 0
-        tables["m"] += [dict(level=level, **r) for r in student_rows(op, max_subsets=budget)]
+        # The node-only comparisons beyond k_n = M for the converged student only (epshat within max_subsets).
+        # sgd_800k is the sgd state itself when the run stopped at t_paper (most runs at the default cap): reused.
+        same = level == "sgd_800k" and i_paper == i_stop
+        rows = ([r for r in rows_of["sgd"] if r["kn"] <= M] if same else
+                student_rows(op, max_subsets=max_subsets, beyond_M=level == "sgd"))
+        rows_of[level], departures_of[level] = rows, departures_of["sgd"] if same else departures(op)
+        tables["m"] += [dict(level=level, **r) for r in rows]
         tables["d"].append(dict(level=level, t=float(sgd.times[i_stop if level != "sgd_800k" else i_paper]),
-                                eg=float(sgd.eg[i_stop] if level == "sgd" else ode.eg[i_stop] if level == "ode"
-                                         else sgd.eg[i_paper]), **departures(op)))
+                                eg=float(sgd.eg[i_stop] if level == "sgd" else ode_eg[i_stop] if level == "ode"
+                                         else sgd.eg[i_paper]), **departures_of[level]))
     if not run.met:
         tables["s"].append(dict(level="sgd", t=run.t_stop, **stall_summary(levels["sgd"], lr=lr, sigma=sigma)))
-    if np.isnan(ode_t_spec):
+    if with_ode and np.isnan(ode_t_spec):
         tables["s"].append(dict(level="ode", t=run.t_stop, **stall_summary(levels["ode"], lr=lr, sigma=sigma)))
     if along:
         for i in np.flatnonzero(sgd.times >= 1.0):
@@ -124,7 +141,7 @@ def study(*, N: int, M: int, K: int, lr: float, vstar: float, sigma: float, seed
            for k in dict.fromkeys(k for r in rows for k in r)}
     out.update(t_stop=run.t_stop, met=bool(run.met), ode_t_specialised=ode_t_spec, t_end=float(sgd.times[-1]),
                checkpoints=run.checkpoints, aligned=run.aligned, min_cosine=run.min_cosine,
-               times=sgd.times, sgd_eg=sgd.eg, ode_eg=ode.eg)
+               times=sgd.times, sgd_eg=sgd.eg, ode_eg=ode_eg, with_ode=bool(with_ode))
     return out
 
 
@@ -159,6 +176,7 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
                                  aligned=" ".join(str(int(a)) for a in np.atleast_1d(res["aligned"]))))
     rows = [{k: r[k] for k in COLUMNS} for r in rows]
     verdicts = verdict_fractions(rows)
+    training = training_summary(training)        # seed statistics: the per-seed rows ran to 5.6 MB
     stem = f"theorems_zc{cfg.get('label', '')}"      # the full study writes beside the default one: *_full.*
     paths = [write_rows(rows, out / f"{stem}.csv", COLUMNS),
              write_rows(verdicts, out / f"{stem}_verdicts.csv"),
@@ -173,5 +191,31 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
         paths += plot_training(training, runs, out / f"{stem}_training")
     path = out / f"{stem}.md"
     with atomic_open(path, "w") as fh:
-        fh.write(markdown(verdicts, runs, students, stalls, training, cfg))
-    return paths + [path]
+        fh.write(markdown(verdicts, runs, students, stalls, training, cfg, eta=_csv_rows(out, "theorems_zc_eta.csv"),
+                          rule=_csv_rows(out, "theorems_zc_rule_summary.csv")))
+    paths.append(path)
+    if not cfg.get("label"):            # the default study's section of theorems.md (assemble_theorems joins them)
+        section = out / THEOREM_SECTIONS / "20_theorems_zc.md"
+        section.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(section, "w") as fh:
+            fh.write(theorems_section(verdicts, students, cfg, path.name))
+        paths.append(section)
+    return paths
+
+
+def _csv_rows(out: Path, name: str) -> list[dict] | None:
+    """Rows of a tool's CSV in the out folder (tools/zc_eta_check.py, tools/zc_rule_check.py), if it is there.
+
+    The sweep runs the report in a staging folder inside the out folder (tsdyn.sweep.reports), so that is looked in too.
+    """
+    import csv
+
+    from tsdyn.sweep.reports import STAGING_PREFIX
+
+    out = Path(out)
+    folders = [out] + ([out.parent] if out.name.startswith(STAGING_PREFIX) else [])
+    path = next((f / name for f in folders if (f / name).exists()), None)
+    if path is None:
+        return None
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
