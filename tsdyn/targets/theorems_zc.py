@@ -184,11 +184,12 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
              write_rows(runs, out / f"{stem}_runs.csv"),
              write_rows(stalls, out / f"{stem}_stalls.csv"),
              write_rows(training, out / f"{stem}_training.csv")]
-    paths += plot_margins(verdicts, out / f"{stem}_margins")
+    sigma = float(cfg["sigmas"][0])               # the figures show the first sigma (the CSVs hold every one)
+    paths += plot_margins(verdicts, out / f"{stem}_margins", sigma=sigma)
     paths += plot_verdicts(verdicts, out / f"{stem}_verdicts")
-    paths += plot_theorem1(verdicts, out / f"{stem}_theorem1")
+    paths += plot_theorem1(verdicts, out / f"{stem}_theorem1", sigma=sigma)
     if training:
-        paths += plot_training(training, runs, out / f"{stem}_training")
+        paths += plot_training(training, runs, out / f"{stem}_training", sigma=sigma)
     path = out / f"{stem}.md"
     with atomic_open(path, "w") as fh:
         fh.write(markdown(verdicts, runs, students, stalls, training, cfg, eta=_csv_rows(out, "theorems_zc_eta.csv"),
