@@ -112,14 +112,16 @@ def rule_lines(rule: list[dict] | None) -> list[str]:
 
 def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stalls: list[dict],
              training: list[dict], cfg: dict, eta: list[dict] | None = None, rule: list[dict] | None = None) -> str:
+    stem = f"theorems_zc{cfg.get('label', '')}"
+    sims = {"_full": " --sims sims/full", "_sigma025": " --sims sims/noisy"}.get(cfg.get("label", ""), "")
     lines = ["# Theorems 1-3 across the (Z, c) plane: ansatz, ODE and converged SGD students", "",
-             "Regenerate with `python -m tsdyn.sweep theorems_zc`. Margins are per unit M v*^2, oriented so that "
+             f"Regenerate with `python -m tsdyn.sweep theorems_zc{sims}`. Margins are per unit M v*^2, oriented so that "
              "the theorem claims `margin >= 0`; DPP, random and importance node pruning are exact expectations "
              "(enumerated), random edge pruning is the expected network of Lemma 6 at c = k_n/K. Kernels: `Q` (raw), "
              "`Qcos` (unit diagonal), `rbf` (DIVNET's RBF on post-activations, beta = 10/n, in the limit of many inputs, "
-             "closed form from Q). Data: `theorems_zc.csv` (every margin), `theorems_zc_verdicts.csv`, "
-             "`theorems_zc_runs.csv`, `theorems_zc_students.csv` (departures from A6), `theorems_zc_stalls.csv`, "
-             "`theorems_zc_training.csv`.", "",
+             f"closed form from Q). Data: `{stem}.csv` (every margin), `{stem}_verdicts.csv`, "
+             f"`{stem}_runs.csv`, `{stem}_students.csv` (departures from A6), `{stem}_stalls.csv`, "
+             f"`{stem}_training.csv`.", "",
              f"Training: order-parameter engine, N = {cfg['N']}, eta = {cfg['lr']}, v* = {cfg['vstar']}, seeds "
              f"{cfg['seeds']}, in segments on the doubling grid {cfg['t_first']:g} * 2^j up to the cap t = {cfg['t_cap']:g}, "
              f"at least to t = {cfg['t_paper']:g} (the paper's 800 000 samples, level sgd_800k). Rule "
