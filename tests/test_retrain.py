@@ -37,8 +37,17 @@ def test_retrain_trains_nothing_that_fig2a_and_fig2b_do_not_train():
         assert trainings <= theirs                                   # retrainings only: their inputs are fig2a's, fig2b's
         assert all(j.func.startswith("tsdyn.targets.retrain_jobs:") for j in ours if j.inputs)
         assert len({j.name for j in ours}) == len(ours)
+    full = load_config("retrain", SIMS / "full")                  # the full study: same students, more retraining
+    assert full["label"] == "_full"
+    ours = target.jobs(full)
+    assert {i.key() for j in ours for i in j.inputs} <= theirs_full() and len(ours) > len(target.jobs(load_config("retrain", SIMS)))
     fig2a = {j.key() for j in importlib.import_module("tsdyn.targets.fig2a").jobs(load_config("fig2a", SIMS), quick=False)}
-    assert fig2a <= {j.key() for j in target.jobs(load_config("retrain", SIMS))}   # every fig2a student is retrained
+    assert fig2a <= {j.key() for j in ours}                       # the full study retrains every fig2a student
+
+
+def theirs_full():
+    return {j.key() for other in ("fig2a", "fig2b")
+            for j in importlib.import_module(f"tsdyn.targets.{other}").jobs(load_config(other, SIMS), quick=False)}
 
 
 def test_node_start_is_the_kept_weights_order_parameters_and_optimal_v_lowers_eg():

@@ -40,14 +40,15 @@ def draw_subsets(student: TrainedStudent, kn: int, method: str, draws: int, t0_c
 
 def node_curves(student: TrainedStudent, kn_values, *, draws: int, sgd_draws: int, N: int, lr: float,
                 times: np.ndarray, t0_code: int = 0, methods=NODE_METHODS, sgd_kn=None,
-                importance_replicas: int = 1) -> list[dict]:
+                importance_replicas: int = 1, reweights=REWEIGHTS) -> list[dict]:
     """ODE (every draw) and SGD (the first ``sgd_draws`` draws, order engine at N; only k_n in ``sgd_kn``
     if given) recovery after node pruning.
 
     The same subsets serve both reweightings, so their curves are paired. ``t0_code``
     labels the pruning time in the seeds (0: the trained student). Importance pruning keeps one
     subset; ``importance_replicas`` > 1 retrains it by SGD that many times on other data (draws
-    0, 1, ...; its ODE is draw 0), so that its SGD mean has a standard error too.
+    0, 1, ...; its ODE is draw 0), so that its SGD mean has a standard error too. ``reweights``: the
+    reweightings retrained (seeds unchanged when one is left out).
     """
     op = student.params
     curves = []
@@ -57,6 +58,8 @@ def node_curves(student: TrainedStudent, kn_values, *, draws: int, sgd_draws: in
             if method == "importance" and importance_replicas > 1:
                 subsets = subsets * int(importance_replicas)
             for r_code, reweight in enumerate(REWEIGHTS):
+                if reweight not in reweights:
+                    continue
                 for draw, keep in enumerate(subsets):
                     start = node_start(op, keep, reweight)
                     base = dict(kn=int(kn), method=method, reweight=reweight, draw=draw,

@@ -222,6 +222,12 @@ class During(Strict):
     kn: PosInt
     draws: PosInt
     edge_masks: NonNegInt
+    reweights: Annotated[list[Literal["none", "optimal"]], Field(min_length=1, max_length=2)] | None = None
+
+    @model_validator(mode="after")
+    def _distinct_reweights(self):
+        _distinct("reweights", self.reweights)
+        return self
 
 
 class Retrain(Strict):

@@ -101,13 +101,14 @@ def _during_jobs(cfg: dict) -> list[Job]:
             for t0_label in T0_LABELS:
                 steps = dcfg["t_total"] * st["N"]
                 cost = (dcfg["edge_masks"] * sgd_cost(steps=steps, N=st["N"], K=st["K"])
-                        + 6 * dcfg["draws"] * order_cost(steps=steps, M=st["M"], K=max(dcfg["kn"], st["M"])))
+                        + 3 * len(dcfg.get("reweights") or "ab") * dcfg["draws"] * order_cost(steps=steps, M=st["M"], K=max(dcfg["kn"], st["M"])))
                 out.append(Job(f"retrain-during-K{st['K']}-sigma{float(sigma):g}-seed{int(seed)}-{t0_label}",
                                f"{_JOBS}:during_job",
                                dict(training=train.params, t0_label=t0_label, t_plateau=float(dcfg["t_plateau"]),
                                     exit_fraction=float(dcfg["exit_fraction"]), t_total=float(dcfg["t_total"]),
                                     kn=int(dcfg["kn"]), draws=int(dcfg["draws"]), edge_masks=int(dcfg["edge_masks"]),
-                                    lr=float(st["lr"]), per_decade=int(cfg["per_decade"])),
+                                    lr=float(st["lr"]), per_decade=int(cfg["per_decade"]),
+                                    **({"reweights": list(dcfg["reweights"])} if dcfg.get("reweights") else {})),
                                cost=cost, inputs=(train,)))
     return out
 

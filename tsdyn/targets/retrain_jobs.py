@@ -133,10 +133,12 @@ def lr_job(*, sigma: float, seed: int, lr_scan: list[float], dt_max: float, lr_s
 
 
 def during_job(*, training: dict, t0_label: str, t_plateau: float, exit_fraction: float, t_total: float,
-               kn: int, draws: int, edge_masks: int, lr: float, per_decade: int, inputs: tuple[dict]) -> dict:
+               kn: int, draws: int, edge_masks: int, lr: float, per_decade: int, reweights: list[str] | None = None,
+               inputs: tuple[dict]) -> dict:
     """Part 4: prune the training run at ``t0_label`` (plateau, just after the first exit, end), retrain to
     ``t_total``: node methods by the ODE (every draw) and SGD (``draws`` draws; importance: ``draws``
-    replicas), random edge by SGD (``edge_masks`` masks, no reweighting). ``t0`` is NaN (no curves) if the
+    replicas; the node reweightings ``reweights``, default both), random edge by SGD (``edge_masks`` masks,
+    no reweighting). ``t0`` is NaN (no curves) if the
     run has no first exit. ``training`` is the training job's parameters: a student pruned before the end
     is the same run stopped at t0."""
     traj = Trajectory.from_arrays(inputs[0])
@@ -157,7 +159,7 @@ def during_job(*, training: dict, t0_label: str, t_plateau: float, exit_fraction
     times = retrain_times(t_total - t0, N=N, per_decade=per_decade)
     code = T0_LABELS.index(t0_label) + 1
     curves = node_curves(student, [kn], draws=draws, sgd_draws=draws, N=N, lr=lr, times=times, t0_code=code,
-                         importance_replicas=draws)
+                         importance_replicas=draws, **({"reweights": tuple(reweights)} if reweights else {}))
     if edge_masks:
         curves += edge_curves(student, [kn], masks=edge_masks, lr=lr, times=times, t0_code=code, reweights=("none",))
     return {**encode_curves(curves, times, labels), "t0": t0}
