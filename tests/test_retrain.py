@@ -142,6 +142,9 @@ def test_claims_follow_the_theorem_statements():
                    ("theorem 2: dpp >= random_edge", "none"): True,
                    ("theorem 3: random_edge >= dpp", "optimal"): False}
     assert all(not c["claim"].startswith("theorem 1") for c in recovery.claims(means, kn=3, M=2))
+    equal = {("dpp", "none"): 0.3777695115, ("importance", "none"): 0.3777695114}   # the ODE's common end state
+    assert [c["holds"] for c in recovery.claims(equal, kn=2, M=2)] == [True]
+    assert [c["holds"] for c in recovery.claims(equal, kn=2, M=2, resolution=0.0)] == [False]
 
 
 def test_first_exit_time_on_a_planted_plateau():

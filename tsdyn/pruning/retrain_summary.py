@@ -109,7 +109,8 @@ def best_t0_rows(curves: list[dict], t_total: float, *, z: float = 2.0, resoluti
 
     The lowest mean is the best t0 (``best`` True, ``verdict`` "best") only if it beats every other t0 of
     its group by more than ``z`` standard errors of the difference (independent draws per t0) and by more
-    than ``resolution`` relative (the ODE's curves agree to integration accuracy, with s.e. ~ 0);
+    than ``resolution`` relative (the ODE's curves agree to integration accuracy, with s.e. ~ 0; the ODE
+    of importance pruning's single subset is exact, s.e. 0);
     otherwise every t0 within that margin of it is marked "tie (within 2 s.e.)", and a mean of one run
     (no s.e.) cannot be told apart from others: "no s.e. (1 run)".
     """
@@ -120,7 +121,7 @@ def best_t0_rows(curves: list[dict], t_total: float, *, z: float = 2.0, resoluti
         t0s[key].append(float(c["t0"]))
     rows = [dict(method=m, reweight=rw, sigma=s, level=lv, t0_label=lab, t0_mean=float(np.mean(t0s[k])),
                  t_total=t_total, runs=len(v), eg_final=float(np.mean(v)),
-                 eg_final_sem=float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan)
+                 eg_final_sem=_sem(v, exact=(lv == "ode" and m == "importance")))
             for k, v in sorted(final.items()) for (m, rw, s, lv, lab) in [k]]
     groups = defaultdict(list)
     for r in rows:
@@ -144,6 +145,14 @@ def best_t0_rows(curves: list[dict], t_total: float, *, z: float = 2.0, resoluti
         for r in group:
             r["best"] = r["verdict"] == "best"
     return rows
+
+
+def _sem(values: list[float], *, exact: bool) -> float:
+    """Standard error of the mean of ``values``; 0 for an ``exact`` value (the ODE of importance pruning's one
+    subset: nothing random), NaN for a single random run."""
+    if exact:
+        return 0.0
+    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
 
 
 def explain_never_within_2x(summary: list[dict], checks: dict[tuple, list[dict]], lrs: dict[tuple, dict]) -> None:

@@ -278,7 +278,7 @@ def _during_figure(cfg: dict, during: list[dict], stem: Path) -> list[Path]:
 def _markdown(cfg, summary, claims, agreement, engines, best, lr_rows, path: Path) -> Path:
     from tsdyn.atomic import atomic_open
 
-    notes = list(dict.fromkeys(r["t_2x_note"] for r in summary if r["kn"] == r["M"] and r["t_2x_note"]))
+    notes = list(dict.fromkeys(_note_kind(r["t_2x_note"]) for r in summary if r["kn"] == r["M"] and r["t_2x_note"]))
     lines = ["# Retraining after pruning (target `retrain`, issue 13)", "",
              "Written by `python -m tsdyn.sweep retrain`; numbers from the CSVs beside this file. "
              "Theory: theory/retraining.md.", "",
@@ -315,7 +315,10 @@ def _markdown(cfg, summary, claims, agreement, engines, best, lr_rows, path: Pat
               f"{sum(within)} of {len(within)} cells within the Student-t 97.5 % limit "
               f"({100 * np.mean(within) if within else math.nan:.0f} %; a correct ODE: about 95 %; criterion: >= 90 %).",
               "", f"## Engines: one pruned start (importance, k_n = M, {cfg['during']['student']}, first sigma) retrained "
-              f"{cfg['engine_replicas']} times by each SGD engine", ""]
+              f"{cfg['engine_replicas']} times by each SGD engine", "",
+              "A smoke check (budget): with so few replicas the standard errors are poorly estimated. The comparison "
+              "that decides is `retrain_engines_replicas.csv` (50 replicas each, tools/retrain_engines.py; "
+              "theory/retraining.md Sec. 5).", ""]
     for d in cfg["agreement_dts"]:
         vals = {e: [float(r["eg"][int(np.argmin(np.abs(r["dt"] - d)))]) for r in engines if r["engine"] == e]
                 for e in ("ode", "order", "weights")}
@@ -349,7 +352,19 @@ def _t2x(row: dict, notes: list[str]) -> str:
     """The t-to-2x cell: the time, or "never" with the number of its note below the table."""
     if np.isfinite(row["t_within_2x_unpruned"]):
         return f"{row['t_within_2x_unpruned']:.3g}"
-    return f"never [{notes.index(row['t_2x_note']) + 1}]" if row["t_2x_note"] in notes else "never"
+    kind = _note_kind(row["t_2x_note"])
+    return f"never [{notes.index(kind) + 1}]" if kind in notes else "never"
+
+
+def _note_kind(note: str) -> str:
+    """The reason of a ``t_2x_note`` without its row's numbers (the markdown's footnotes; the CSV has them all)."""
+    if note.startswith("K' >= M at lr"):
+        return (note.split(": the perfect state")[0] + ": the perfect state is unstable and eps_g settles above 2x "
+                "the unpruned student's; the same start (draw 0) at the slow rate comes within 2x (times and "
+                "values per row in `t_2x_note`)")
+    if note.startswith("K' = "):
+        return "K' < M: the pruned student cannot represent the teacher (theory/retraining.md Sec. 2)"
+    return note
 
 
 def _theorems_section(cfg: dict, claims: list[dict], path: Path) -> Path:
