@@ -32,10 +32,22 @@ def test_retrain_trains_nothing_that_fig2a_and_fig2b_do_not_train():
         for other in ("fig2a", "fig2b"):
             cfg = load_config(other, SIMS, quick=quick)
             theirs |= {j.key() for j in importlib.import_module(f"tsdyn.targets.{other}").jobs(cfg, quick=quick)}
-        ours = {j.key() for j in target.jobs(load_config("retrain", SIMS, quick=quick), quick=quick)}
-        assert ours <= theirs
+        ours = target.jobs(load_config("retrain", SIMS, quick=quick), quick=quick)
+        trainings = {j.key() for j in ours if not j.inputs} | {i.key() for j in ours for i in j.inputs}
+        assert trainings <= theirs                                   # retrainings only: their inputs are fig2a's, fig2b's
+        assert all(j.func.startswith("tsdyn.targets.retrain_jobs:") for j in ours if j.inputs)
+        assert len({j.name for j in ours}) == len(ours)
+    full = load_config("retrain", SIMS / "full")                  # the full study: same students, more retraining
+    assert full["label"] == "_full"
+    ours = target.jobs(full)
+    assert {i.key() for j in ours for i in j.inputs} <= theirs_full() and len(ours) > len(target.jobs(load_config("retrain", SIMS)))
     fig2a = {j.key() for j in importlib.import_module("tsdyn.targets.fig2a").jobs(load_config("fig2a", SIMS), quick=False)}
-    assert fig2a <= {j.key() for j in target.jobs(load_config("retrain", SIMS))}   # every fig2a student is retrained
+    assert fig2a <= {j.key() for j in ours}                       # the full study retrains every fig2a student
+
+
+def theirs_full():
+    return {j.key() for other in ("fig2a", "fig2b")
+            for j in importlib.import_module(f"tsdyn.targets.{other}").jobs(load_config(other, SIMS), quick=False)}
 
 
 def test_node_start_is_the_kept_weights_order_parameters_and_optimal_v_lowers_eg():
@@ -130,6 +142,9 @@ def test_claims_follow_the_theorem_statements():
                    ("theorem 2: dpp >= random_edge", "none"): True,
                    ("theorem 3: random_edge >= dpp", "optimal"): False}
     assert all(not c["claim"].startswith("theorem 1") for c in recovery.claims(means, kn=3, M=2))
+    equal = {("dpp", "none"): 0.3777695115, ("importance", "none"): 0.3777695114}   # the ODE's common end state
+    assert [c["holds"] for c in recovery.claims(equal, kn=2, M=2)] == [True]
+    assert [c["holds"] for c in recovery.claims(equal, kn=2, M=2, resolution=0.0)] == [False]
 
 
 def test_first_exit_time_on_a_planted_plateau():
@@ -163,13 +178,47 @@ def test_the_agreement_criterion_passes_the_correct_ode_and_fails_a_wrong_one():
     assert sum(r["within"] for r in bad) <= 1
 
 
-def test_best_t0_marks_the_lowest_final_error():
-    base = dict(method="dpp", reweight="none", sigma=0.0, level="ode")
-    curves = [dict(base, t0_label=lab, t0=t0, eg=np.array([5.0, e])) for lab, t0, e in
-              (("plateau", 20, 0.3), ("plateau", 21, 0.5), ("exit", 60, 0.2), ("end", 1600, 0.9))]
-    rows = {r["t0_label"]: r for r in best_t0_rows(curves, 2000.0)}
-    assert rows["plateau"]["eg_final"] == pytest.approx(0.4) and rows["plateau"]["t0_mean"] == 20.5
-    assert [lab for lab, r in rows.items() if r["best"]] == ["exit"]
+def test_best_t0_is_claimed_only_beyond_2_standard_errors_else_a_tie():
+    def curves(method, level, finals):
+        return [dict(method=method, reweight="none", sigma=0.0, level=level, t0_label=lab, t0=t0, eg=np.array([5.0, e]))
+                for lab, t0, runs in finals for e in runs]
+    data = (curves("dpp", "sgd", (("plateau", 20, (0.3, 0.5)), ("exit", 60, (0.20, 0.21)), ("end", 1600, (0.9, 0.91))))
+            + curves("random", "sgd", (("plateau", 20, (0.30, 0.31)), ("exit", 60, (0.20, 0.21)), ("end", 1600, (0.9, 0.91))))
+            + curves("dpp", "ode", (("plateau", 20, (0.3777695114, 0.3777695115)), ("exit", 60, (0.3777695113, 0.3777695113)),
+                                    ("end", 1600, (0.3777695116, 0.3777695116))))
+            + curves("importance", "sgd", (("plateau", 20, (0.3,)), ("exit", 60, (0.2,)), ("end", 1600, (0.9,)))))
+    rows = {(r["method"], r["level"], r["t0_label"]): r for r in best_t0_rows(data, 2000.0)}
+    assert rows[("dpp", "sgd", "plateau")]["eg_final"] == pytest.approx(0.4)
+    assert rows[("dpp", "sgd", "plateau")]["t0_mean"] == 20.0
+    # dpp: exit is lowest, but plateau is within 2 s.e. of it (0.195 < 2 * hypot(0.005, 0.1)): a tie; end is beaten
+    assert [rows[("dpp", "sgd", t)]["verdict"] for t in ("plateau", "exit", "end")] == \
+        ["tie (within 2 s.e.)", "tie (within 2 s.e.)", ""]
+    assert not any(rows[("dpp", "sgd", t)]["best"] for t in ("plateau", "exit", "end"))
+    # random: exit beats both by far more than 2 s.e.
+    assert [rows[("random", "sgd", t)]["verdict"] for t in ("plateau", "exit", "end")] == ["", "best", ""]
+    assert rows[("random", "sgd", "exit")]["best"]
+    # the ODE's curves agree to integration accuracy: differences of 1e-10 are no best t0
+    assert all(rows[("dpp", "ode", t)]["verdict"].startswith("tie") for t in ("plateau", "exit", "end"))
+    # one run each: no standard error, no claim
+    assert rows[("importance", "sgd", "exit")]["verdict"] == "no s.e. (1 run)"
+
+
+def test_every_never_within_2x_row_gets_its_reason():
+    from tsdyn.pruning.retrain_summary import explain_never_within_2x
+
+    def row(kn, method="dpp", t=math.nan):
+        return dict(M=2, K=6, kn=kn, method=method, reweight="none", sigma=0.0, t_within_2x_unpruned=t, eg_dt400=0.39)
+    rows = [row(1), row(2), row(3), row(2, "random_edge"), row(2, t=5.0), row(3, "random")]
+    checks = {(2, 6, 2, "dpp", "none", 0.0): [dict(seed=0, eg_final=1e-5, t2x=700.0, lr=0.05, dt=4000.0)],
+              (2, 6, 3, "dpp", "none", 0.0): [dict(seed=0, eg_final=0.2, t2x=math.nan, lr=0.05, dt=4000.0)]}
+    explain_never_within_2x(rows, checks, {(2, 6): dict(lr=0.5, lr_c=0.144)})
+    notes = [r["t_2x_note"] for r in rows]
+    assert "K' = 1 < M = 2" in notes[0]
+    assert "unstable" in notes[1] and "at lr 0.05 comes within 2x at dt = 700" in notes[1]
+    assert "not shown to be the reason" in notes[2]
+    assert "cannot represent the dense teacher" in notes[3]
+    assert notes[4] == ""
+    assert "not checked" in notes[5]
 
 
 @pytest.mark.slow
@@ -180,7 +229,13 @@ def test_report_end_to_end_on_a_tiny_configuration(tmp_path):
                                       sgd_draws=2, edge_kn=[2], edge_masks=2, edge_sigmas=[0.0])},
                during=dict(student="tiny", sigmas=[0.0], t_plateau=2.0, exit_fraction=0.5, t_total=25.0, kn=2,
                            draws=2, edge_masks=1))
-    results = {j.name: j.run() for j in target.jobs(cfg)}
+    from tsdyn.sweep.runner import run_jobs
+
+    cfg["check_lr"], cfg["check_dt"] = 0.05, 10.0
+    jobs = target.jobs(cfg)
+    by_key, summary = run_jobs(jobs, None, None, progress=False)
+    assert not summary.failed and summary.computed == len(jobs)
+    results = {j.name: by_key[j.key()] for j in jobs}
     files = target.report(cfg, results, tmp_path)
     assert {f.name for f in files} >= {"retrain.csv", "retrain.png", "retrain.md", "retrain_during.png"}
     rows = list(csv.DictReader(open(tmp_path / "retrain.csv")))

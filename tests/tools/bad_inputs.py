@@ -146,6 +146,8 @@ TOML = [
               target="retrain"),
     toml_case("retrain-edge-kn", RETRAIN.replace("edge_kn = [2]", "edge_kn = [7]"), "edge_kn", target="retrain"),
     toml_case("retrain-t-total", RETRAIN.replace("t_total = 2000.0", "t_total = 1000.0"), "t_total", target="retrain"),
+    toml_case("retrain-check-lr", RETRAIN.replace("check_lr = 0.05", "check_lr = -0.05"), "check_lr", target="retrain"),
+    toml_case("retrain-check-alone", RETRAIN.replace("check_dt = 16000.0", ""), "check_dt", target="retrain"),
     toml_case("theorems-zc-K-beyond-20", THEOREMS_ZC.replace("Z = [1, 2]", "Z = [1, 11]"), "Z", target="theorems_zc"),
     toml_case("theorems-zc-t-paper", THEOREMS_ZC.replace("t_paper = 20.0", "t_paper = 30.0"), "t_paper",
               target="theorems_zc"),

@@ -32,26 +32,41 @@ def _rng(purpose: int, student: TrainedStudent, *labels: int) -> np.random.Gener
                                                          *map(int, labels)]))
 
 
+def draw_subsets(student: TrainedStudent, kn: int, method: str, draws: int, t0_code: int = 0) -> list[np.ndarray]:
+    """The kept nodes of the ``draws`` prunings of ``student`` by ``method`` that the study retrains (fixed seeds)."""
+    return node_subsets(student.params, method, int(kn), draws,
+                        _rng(RETRAIN_SUBSET_SEED, student, kn, NODE_METHODS.index(method), t0_code))
+
+
 def node_curves(student: TrainedStudent, kn_values, *, draws: int, sgd_draws: int, N: int, lr: float,
-                times: np.ndarray, t0_code: int = 0, methods=NODE_METHODS, sgd_kn=None) -> list[dict]:
+                times: np.ndarray, t0_code: int = 0, methods=NODE_METHODS, sgd_kn=None,
+                importance_replicas: int = 1, reweights=REWEIGHTS) -> list[dict]:
     """ODE (every draw) and SGD (the first ``sgd_draws`` draws, order engine at N; only k_n in ``sgd_kn``
     if given) recovery after node pruning.
 
     The same subsets serve both reweightings, so their curves are paired. ``t0_code``
-    labels the pruning time in the seeds (0: the trained student).
+    labels the pruning time in the seeds (0: the trained student). Importance pruning keeps one
+    subset; ``importance_replicas`` > 1 retrains it by SGD that many times on other data (draws
+    0, 1, ...; its ODE is draw 0), so that its SGD mean has a standard error too. ``reweights``: the
+    reweightings retrained (seeds unchanged when one is left out).
     """
     op = student.params
     curves = []
     for kn in kn_values:
         for m_code, method in enumerate(methods):
-            subsets = node_subsets(op, method, int(kn), draws, _rng(RETRAIN_SUBSET_SEED, student, kn, m_code, t0_code))
+            subsets = draw_subsets(student, int(kn), method, draws, t0_code)
+            if method == "importance" and importance_replicas > 1:
+                subsets = subsets * int(importance_replicas)
             for r_code, reweight in enumerate(REWEIGHTS):
+                if reweight not in reweights:
+                    continue
                 for draw, keep in enumerate(subsets):
                     start = node_start(op, keep, reweight)
                     base = dict(kn=int(kn), method=method, reweight=reweight, draw=draw,
                                 rate0=initial_rate(start, lr=lr, sigma=student.sigma)["total"])
-                    curves.append(dict(base, level="ode", eg=retrain_ode(start, lr=lr, sigma=student.sigma,
-                                                                         times=times)))
+                    if draw == 0 or method != "importance":
+                        curves.append(dict(base, level="ode", eg=retrain_ode(start, lr=lr, sigma=student.sigma,
+                                                                             times=times)))
                     if draw < sgd_draws and (sgd_kn is None or kn in sgd_kn):
                         seed = run_seed(student, t0_code, kn, m_code, r_code, draw)
                         curves.append(dict(base, level="sgd", eg=retrain_order(start, N=N, lr=lr, sigma=student.sigma,
@@ -68,11 +83,16 @@ def edge_masks(student: TrainedStudent, kn: int, n_masks: int, t0_code: int = 0)
 
 
 def edge_curves(student: TrainedStudent, kn_values, *, masks: int, lr: float, times: np.ndarray,
-                t0_code: int = 0, reweights=REWEIGHTS) -> list[dict]:
-    """SGD recovery (weights engine, mask held) after random edge pruning, without and with the scale A."""
+                t0_code: int = 0, reweights=REWEIGHTS, only_draw: int | None = None) -> list[dict]:
+    """SGD recovery (weights engine, mask held) after random edge pruning, without and with the scale A.
+
+    ``only_draw``: retrain only that mask of the ``masks`` (one sweep job per mask; same masks, same seeds).
+    """
     curves = []
     for kn in kn_values:
         for draw, mask in enumerate(edge_masks(student, kn, masks, t0_code)):
+            if only_draw is not None and draw != only_draw:
+                continue
             for r_code, reweight in enumerate(REWEIGHTS):
                 if reweight not in reweights:
                     continue

@@ -3,7 +3,8 @@
 Entries live at ``<root>/<job.key()>.npz``. Each carries its own metadata
 (function, parameters, format version), so a file that does not belong to its
 key - corrupt, truncated, from another version or copied in by hand - is
-recognised, reported in plain words, moved aside and recomputed.
+recognised, reported in plain words, moved aside and recomputed. An entry of
+a job with inputs also records its input jobs' keys.
 
 A training run is stored as :meth:`tsdyn.trajectory.Trajectory.to_arrays`, the
 same arrays as its ``.npz`` file, and read back with :meth:`Trajectory.from_arrays`
@@ -61,7 +62,7 @@ class Cache:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise CacheError(f"cache file {path} is corrupt ({type(exc).__name__}: {exc})") from None
-        expected = {"func": job.func, "params": _jsonable(job.params), "format": FORMAT_VERSION}
+        expected = _identity(job)
         found = {k: meta.get(k) for k in expected}
         if found != expected:
             raise CacheError(
@@ -106,7 +107,7 @@ class Cache:
         """Write ``result`` atomically (temporary file + rename)."""
         if not isinstance(result, dict):
             raise TypeError(f"job {job.name!r} must return a dict, got {type(result).__name__}")
-        meta = {"func": job.func, "params": _jsonable(job.params), "format": FORMAT_VERSION, "name": job.name}
+        meta = {**_identity(job), "name": job.name}
         reserved = {"file", "allow_pickle", _META} & set(result)
         if reserved:
             raise ValueError(f"job {job.name!r} returned reserved result names {sorted(reserved)}; rename them")
@@ -136,6 +137,15 @@ class ReadOnlyCache(Cache):
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_ino, a.st_dev, a.st_size, a.st_mtime_ns) == (b.st_ino, b.st_dev, b.st_size, b.st_mtime_ns)
+
+
+def _identity(job: Job) -> dict:
+    """What a cache entry records of the job it belongs to; the input jobs' keys only if it has inputs
+    (so entries of jobs without inputs, written before inputs existed, still load)."""
+    identity = {"func": job.func, "params": _jsonable(job.params), "format": FORMAT_VERSION}
+    if job.inputs:
+        identity["inputs"] = job.input_keys()
+    return identity
 
 
 def _unwrap(arr: np.ndarray):

@@ -15,6 +15,13 @@ numbers and strings (stored as ``.npz``); a training run returns its trajectory
 encoded by :meth:`tsdyn.trajectory.Trajectory.to_arrays`. Identical (func, params) pairs from
 different targets are run once: the cache key is a hash of both plus
 :data:`FORMAT_VERSION`.
+
+A job may need the results of other jobs (e.g. a retraining needs its trained
+student): :attr:`Job.inputs` names those jobs. The runner runs a job once its
+inputs are in and calls ``func(**params, inputs=(result, ...))``, their results
+in the order of ``inputs``. Such a job's key also hashes its inputs' keys, so it
+is a pure function of everything upstream; a job without inputs keeps exactly
+the key it had before inputs existed.
 """
 from __future__ import annotations
 
@@ -39,25 +46,45 @@ class Job:
     func : import path ``"package.module:function"``.
     params : JSON-serialisable keyword arguments of ``func``.
     cost : rough relative cost, used only to start expensive jobs first (not in the cache key).
+    inputs : the jobs whose results ``func`` needs, passed as ``inputs=(result, ...)`` in this order.
     """
 
     name: str
     func: str
     params: dict[str, Any] = field(default_factory=dict)
     cost: float = 0.0
+    inputs: tuple["Job", ...] = ()
+
+    def __post_init__(self):
+        if not isinstance(self.inputs, tuple) or not all(isinstance(j, Job) for j in self.inputs):
+            raise ValueError(f"job {self.name!r}: inputs must be a tuple of Jobs, got {self.inputs!r}")
+        if "inputs" in self.params:
+            raise ValueError(f"job {self.name!r}: 'inputs' is reserved for the input results; rename the parameter")
 
     def key(self) -> str:
-        """Cache key: hash of the function, its full parameters and the format version."""
-        blob = json.dumps({"func": self.func, "params": self.params, "format": FORMAT_VERSION},
-                          sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+        """Cache key: hash of the function, its full parameters, the format version and the input jobs' keys.
+
+        The inputs enter only when there are some, so the key of a job without inputs is what it always was.
+        """
+        blob = {"func": self.func, "params": self.params, "format": FORMAT_VERSION}
+        if self.inputs:
+            blob["inputs"] = self.input_keys()
+        return hashlib.sha256(json.dumps(blob, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:24]
+
+    def input_keys(self) -> list[str]:
+        """The keys of :attr:`inputs`, in order (what this job's key and cache entry record of them)."""
+        return [j.key() for j in self.inputs]
+
+    def run(self, input_results: tuple[dict, ...] = ()) -> dict:
+        """Call the job's function with its parameters (and ``inputs=input_results`` if it has inputs)."""
+        if len(input_results) != len(self.inputs):
+            raise ValueError(f"job {self.name!r} needs {len(self.inputs)} input results, got {len(input_results)}")
+        if self.inputs:
+            return self.resolve()(**self.params, inputs=tuple(input_results))
+        return self.resolve()(**self.params)
 
     def resolve(self) -> Callable[..., dict]:
         module, _, attr = self.func.partition(":")
         if not attr:
             raise ValueError(f"job func must look like 'package.module:function', got {self.func!r}")
         return getattr(importlib.import_module(module), attr)
-
-    def run(self) -> dict:
-        """Call the job's function with its parameters."""
-        return self.resolve()(**self.params)

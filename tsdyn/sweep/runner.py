@@ -8,6 +8,7 @@ a sweep killed at any point keeps every run that had finished.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import heapq
 import itertools
 import logging
 import multiprocessing
@@ -43,14 +44,14 @@ class RunSummary:
         return text + (f", {len(self.failed)} FAILED ({', '.join(self.failed)})" if self.failed else "")
 
 
-def _execute(job: Job) -> tuple[dict, float]:
-    """``(result, CPU seconds)`` of one job. Top-level so that it pickles for process pools and dask workers alike.
+def _execute(job: Job, inputs: tuple[dict, ...] = ()) -> tuple[dict, float]:
+    """``(result, CPU seconds)`` of one job given its inputs' results. Top-level so that it pickles for process pools and dask workers alike.
 
     CPU time, not wall time, is what a budget can be judged by on a shared machine.
     """
     started = time.process_time()
     with single_threaded_blas():
-        result = job.run()
+        result = job.run(inputs)
     return result, time.process_time() - started
 
 
@@ -116,40 +117,50 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
     """Run every job not already cached; return results keyed by :meth:`Job.key`.
 
     Jobs start in decreasing :attr:`Job.cost`, so the pool does not end on one
-    long run. ``on_result(key, result)`` is called for each result as it becomes
-    available (cached ones first). At most ``in_flight`` jobs are handed to the
-    executor at a time (default: all at once), so that work ``on_result``
-    submits to the same executor runs next instead of after every queued job.
-    A failing job is reported in the summary and does not stop the others.
+    long run. A job with :attr:`Job.inputs` starts once its inputs' results are
+    in (cached or computed; an input that is not in ``jobs`` is run too, unless
+    the job itself is cached) and gets them passed. ``on_result(key, result)``
+    is called for each result as it becomes available (cached ones first). At
+    most ``in_flight`` jobs are handed to the executor at a time (default: all
+    that are ready), so that work ``on_result`` submits to the same executor
+    runs next instead of after every queued job. A failing job is reported in
+    the summary and does not stop the others; the jobs that need its result
+    are not run and are reported as failed too.
     """
     on_result = on_result or (lambda key, result: None)
     start = time.perf_counter()
     summary = RunSummary()
     results: dict[str, dict] = {}
-    todo: list[Job] = []
-    for job in unique_jobs(jobs):
-        cached = cache.load_or_quarantine(job) if cache is not None else None
-        if cached is None:
-            todo.append(job)
-        else:
-            results[job.key()] = cached
-            summary.reused += 1
-            on_result(job.key(), cached)
-    todo.sort(key=lambda job: -job.cost)
+    todo = _uncached(unique_jobs(jobs), cache, results, summary, on_result)
+    limit = 1 if executor is None else (in_flight or max(len(todo), 1))
+    if limit < 1:
+        raise ValueError(f"in_flight must be >= 1, got {limit}")
+    waiting = {job.key(): {j.key() for j in job.inputs} - set(results) for job in todo}
+    needed_by: dict[str, list[Job]] = {}
+    for job in todo:
+        for key in waiting[job.key()]:
+            needed_by.setdefault(key, []).append(job)
+    order = itertools.count()   # ties of cost keep the order of `jobs`
+    ready = [(-job.cost, next(order), job) for job in todo if not waiting[job.key()]]
+    heapq.heapify(ready)
     bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo, dynamic_ncols=True)
-    if todo:
-        if executor is None:
-            completed = ((job, _call(job)) for job in todo)
-        else:
-            completed = _bounded(executor, todo, in_flight or len(todo))
-        for job, outcome in completed:
+    running: dict[cf.Future, Job] = {}
+    while ready or running:
+        while ready and len(running) < limit:
+            job = heapq.heappop(ready)[2]
+            inputs = tuple(results[j.key()] for j in job.inputs)
+            running[executor.submit(_execute, job, inputs) if executor is not None else _call(job, inputs)] = job
+        done = cf.wait(running, return_when=cf.FIRST_COMPLETED)[0] if executor is not None else list(running)
+        for future in done:
+            job = running.pop(future)
+            bar.update()
             try:
-                raw, cpu_seconds = outcome.result()
+                raw, cpu_seconds = future.result()
                 result = normalise(raw)
             except Exception as exc:  # noqa: BLE001 - report and continue with the other runs
                 log.error("run %s failed: %s: %s", job.name, type(exc).__name__, exc)
                 summary.failed.append(job.name)
-                bar.update()
+                _fail_dependents(job, needed_by, summary, bar)
                 continue
             cache = _store(cache, job, result)
             results[job.key()] = result
@@ -157,10 +168,49 @@ def run_jobs(jobs: list[Job], cache: Cache | None, executor: cf.Executor | None,
             summary.cpu[job.key()] = cpu_seconds
             on_result(job.key(), result)
             bar.set_postfix_str(job.name, refresh=False)
-            bar.update()
+            for dependent in needed_by.pop(job.key(), []):
+                waiting[dependent.key()].discard(job.key())
+                if not waiting[dependent.key()]:
+                    heapq.heappush(ready, (-dependent.cost, next(order), dependent))
     bar.close()
     summary.seconds = time.perf_counter() - start
     return results, summary
+
+
+def _uncached(jobs: list[Job], cache: Cache | None, results: dict, summary: RunSummary,
+              on_result: Callable[[str, dict], None]) -> list[Job]:
+    """The jobs to compute: those of ``jobs`` not in the cache, and the inputs they need that are not either.
+
+    Cached results go into ``results`` (and to ``on_result``). A cached job's inputs are not looked
+    at: its key already stands for them.
+    """
+    todo, seen = [], set()
+    pending = list(jobs)
+    while pending:
+        job = pending.pop(0)
+        if job.key() in seen:
+            continue
+        seen.add(job.key())
+        cached = cache.load_or_quarantine(job) if cache is not None else None
+        if cached is None:
+            todo.append(job)
+            pending.extend(job.inputs)
+        else:
+            results[job.key()] = cached
+            summary.reused += 1
+            on_result(job.key(), cached)
+    return todo
+
+
+def _fail_dependents(job: Job, needed_by: dict[str, list[Job]], summary: RunSummary, bar) -> None:
+    """Report every job that (directly or through others) needs ``job``'s result as not run."""
+    for dependent in needed_by.pop(job.key(), []):
+        if dependent.name in summary.failed:
+            continue
+        log.error("run %s not run: its input %s failed", dependent.name, job.name)
+        summary.failed.append(dependent.name)
+        bar.update()
+        _fail_dependents(dependent, needed_by, summary, bar)
 
 
 def _store(cache: Cache | None, job: Job, result: dict) -> Cache | None:
@@ -198,20 +248,6 @@ def memory_needed(jobs: list[Job], workers: int) -> int:
     return int(sum(running) + held)
 
 
-def _bounded(executor: cf.Executor, jobs: list[Job], limit: int):
-    """Yield ``(job, future)`` as jobs finish, keeping at most ``limit`` submitted and unfinished."""
-    if limit < 1:
-        raise ValueError(f"in_flight must be >= 1, got {limit}")
-    queue = iter(jobs)
-    running = {executor.submit(_execute, job): job for job in itertools.islice(queue, limit)}
-    while running:
-        done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-        for future in done:
-            yield running.pop(future), future
-            for job in itertools.islice(queue, 1):
-                running[executor.submit(_execute, job)] = job
-
-
 def normalise(result) -> dict:
     """A job's result as the cache returns it: arrays, and Python scalars for 0-d values."""
     if not isinstance(result, dict):
@@ -225,11 +261,11 @@ def normalise(result) -> dict:
     return out
 
 
-def _call(job: Job) -> cf.Future:
+def _call(job: Job, inputs: tuple[dict, ...] = ()) -> cf.Future:
     # The serial path goes through the same Future interface as the pools.
     future: cf.Future = cf.Future()
     try:
-        future.set_result(_execute(job))
+        future.set_result(_execute(job, inputs))
     except Exception as exc:  # noqa: BLE001
         future.set_exception(exc)
     return future

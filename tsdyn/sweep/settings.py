@@ -228,6 +228,12 @@ class During(Strict):
     kn: PosInt
     draws: PosInt
     edge_masks: NonNegInt
+    reweights: Annotated[list[Literal["none", "optimal"]], Field(min_length=1, max_length=2)] | None = None
+
+    @model_validator(mode="after")
+    def _distinct_reweights(self):
+        _distinct("reweights", self.reweights)
+        return self
 
 
 class Retrain(Strict):
@@ -241,11 +247,16 @@ class Retrain(Strict):
     engine_replicas: Annotated[StrictInt, Field(ge=2, le=1000)]
     lr_scan: Annotated[list[PosReal], Field(min_length=1)]
     lr_scan_dt: PosReal
+    check_lr: PosReal | None = None     # part 3: the slow-rate ODE from the K' >= M starts (why never within 2x)
+    check_dt: PosReal | None = None
+    label: StrictStr | None = None      # the full study (sims/full/retrain.toml) writes retrain_full.*
     students: Annotated[dict[StrictStr, RetrainStudent], Field(min_length=1)]
     during: During
 
     @model_validator(mode="after")
     def _cross(self):
+        if (self.check_lr is None) != (self.check_dt is None):
+            raise ValueError(f"check_lr and check_dt must be given together, got {self.check_lr} and {self.check_dt}")
         for name in ("rank_dts", "agreement_dts"):
             if max(getattr(self, name)) > self.dt_max:
                 raise ValueError(f"{name} must lie in (0, dt_max = {self.dt_max}], got {getattr(self, name)}")
