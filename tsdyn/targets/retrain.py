@@ -313,7 +313,10 @@ def _markdown(cfg, summary, claims, agreement, engines, best, lr_rows, path: Pat
     lines += ["", "## Agreement of SGD retraining (order engine, N = students' N) with the ODE", "",
               f"Paired by draw (same pruned start), SGD - ODE at dt in {cfg['agreement_dts']}: "
               f"{sum(within)} of {len(within)} cells within the Student-t 97.5 % limit "
-              f"({100 * np.mean(within) if within else math.nan:.0f} %; a correct ODE: about 95 %; criterion: >= 90 %).",
+              f"({100 * np.mean(within) if within else math.nan:.0f} %; a correct ODE: about 95 %; criterion: >= 90 %). "
+              "The cells share draws across dt, so misses come together; convergence in N from the same pruned "
+              "starts (`python tools/retrain_finite_n.py`, `retrain_finite_n.csv`; theory/retraining.md Sec. 4) "
+              "tells SGD noise from an ODE bias.",
               "", f"## Engines: one pruned start (importance, k_n = M, {cfg['during']['student']}, first sigma) retrained "
               f"{cfg['engine_replicas']} times by each SGD engine", "",
               "A smoke check (budget): with so few replicas the standard errors are poorly estimated. The comparison "
