@@ -30,6 +30,8 @@ import math
 import numba
 import numpy as np
 
+from tsdyn import double_double as dd
+
 TWO_PI = 2.0 * math.pi
 #: Error aimed at by the adaptive quadrature of the four-dimensional orthant probability, relative
 #: to the probability (from a first 15-point estimate), at least 1e-16 absolute.
@@ -37,7 +39,7 @@ ORTHANT_RTOL = 1e-11
 #: Narrowest panel of that quadrature (in tau): below it the Kronrod-Gauss difference is rounding.
 MIN_PANEL = 1e-4
 #: Correlations this close to +-1 count as collinear coordinates.
-COLLINEAR = 1e-12
+COLLINEAR = 1e-15
 #: At most this many bisections of the path integral (reached only near singular covariances).
 MAX_PANELS = 400
 
@@ -70,17 +72,42 @@ def orthant2(c11: float, c12: float, c22: float) -> float:
 
 
 @numba.njit(cache=True)
+def _schur(C, k: int, q: int, x: int, y: int, dh: float, dl: float) -> float:
+    """C_xy - [C_xk C_xq] [[C_kk, C_kq], [C_kq, C_qq]]^-1 [C_yk C_yq]^T (conditional covariance given
+    X_k = X_q = 0; (dh, dl) its determinant) in double-double: for x nearly collinear with k or q this
+    difference is of order 1 - r and float64 would keep only 1e-16 / (1 - r) of its digits."""
+    nh, nl = dd.prod3(C[q, q], C[x, k], C[y, k])
+    th, tl = dd.prod3(C[k, q], C[x, k], C[y, q])
+    nh, nl = dd.add(nh, nl, -th, -tl)
+    th, tl = dd.prod3(C[k, q], C[x, q], C[y, k])
+    nh, nl = dd.add(nh, nl, -th, -tl)
+    th, tl = dd.prod3(C[k, k], C[x, q], C[y, q])
+    nh, nl = dd.add(nh, nl, th, tl)
+    qh, ql = dd.div(nh, nl, dh, dl)
+    sh, sl = dd.add(C[x, y], 0.0, -qh, -ql)
+    return sh + sl
+
+
+@numba.njit(cache=True)
+def _det2(C, k: int, q: int):
+    """C_kk C_qq - C_kq^2 in double-double."""
+    ah, al = dd.two_prod(C[k, k], C[q, q])
+    bh, bl = dd.two_prod(C[k, q], C[k, q])
+    return dd.add(ah, al, -bh, -bl)
+
+
+@numba.njit(cache=True)
 def _p2_given(R, i, j, k, l) -> float:
-    """P(X_k > 0, X_l > 0 | X_i = X_j = 0) for the correlation matrix R (4 x 4)."""
-    r = R[i, j]
-    det = 1.0 - r * r
-    if not det > 0.0:
+    """P(X_k > 0, X_l > 0 | X_i = X_j = 0) for the correlation matrix R (4 x 4).
+
+    The Schur complement of the (i, j) block is taken in double-double (:func:`_schur`): when X_k is a
+    near copy of X_i its conditional variance is of order 1 - r, and in float64 its rounding would
+    not cancel between the rates of the two copies (tests/test_orthant_collinear.py).
+    """
+    dh, dl = _det2(R, i, j)
+    if not dh + dl > 0.0:
         return 0.25
-    # Schur complement of the (i, j) block: C'_ab = R_ab - [R_ai R_aj] A^-1 [R_bi R_bj]^T.
-    def_kk = 1.0 - (R[k, i] ** 2 - 2.0 * r * R[k, i] * R[k, j] + R[k, j] ** 2) / det
-    def_ll = 1.0 - (R[l, i] ** 2 - 2.0 * r * R[l, i] * R[l, j] + R[l, j] ** 2) / det
-    def_kl = R[k, l] - (R[k, i] * R[l, i] - r * (R[k, i] * R[l, j] + R[k, j] * R[l, i]) + R[k, j] * R[l, j]) / det
-    return orthant2(def_kk, def_kl, def_ll)
+    return orthant2(_schur(R, i, j, k, k, dh, dl), _schur(R, i, j, k, l, dh, dl), _schur(R, i, j, l, l, dh, dl))
 
 
 @numba.njit(cache=True)
@@ -223,13 +250,9 @@ def _orthant_given(C, S, n, k, q) -> float:
         return 1.0
     if m == 1:
         return 0.5
-    det = C[k, k] * C[q, q] - C[k, q] ** 2
+    dh, dl = _det2(C, k, q)
     # Schur complement of the (k, q) block for the two remaining coordinates.
-    cxx = C[x, x] - (C[q, q] * C[x, k] ** 2 - 2.0 * C[k, q] * C[x, k] * C[x, q] + C[k, k] * C[x, q] ** 2) / det
-    cyy = C[y, y] - (C[q, q] * C[y, k] ** 2 - 2.0 * C[k, q] * C[y, k] * C[y, q] + C[k, k] * C[y, q] ** 2) / det
-    cxy = C[x, y] - (C[q, q] * C[x, k] * C[y, k] - C[k, q] * (C[x, k] * C[y, q] + C[x, q] * C[y, k])
-                     + C[k, k] * C[x, q] * C[y, q]) / det
-    return orthant2(cxx, cxy, cyy)
+    return orthant2(_schur(C, k, q, x, x, dh, dl), _schur(C, k, q, x, y, dh, dl), _schur(C, k, q, y, y, dh, dl))
 
 
 @numba.njit(cache=True)
