@@ -284,6 +284,24 @@ def reset_relu_cache(ids) -> None:
 
 
 @numba.njit(cache=True)
+def stale_sets(ids, L: int, p: int, q: int) -> None:
+    """Mark every stored 4-set holding the fields p and q as stale (recomputed, in its slot, when next
+    met): after a change of C_pq only they change (the finite-difference Jacobian of the ODE)."""
+    for key in range(ids.shape[0] - 1):
+        if ids[key] < 0:
+            continue
+        has_p = has_q = False
+        rest = key
+        for _ in range(4):
+            s = rest % L
+            rest //= L
+            has_p = has_p or s == p
+            has_q = has_q or s == q
+        if has_p and has_q:
+            ids[key] = -2 - ids[key]
+
+
+@numba.njit(cache=True)
 def _set_slot(C, D, ids, P, W) -> int:
     """Slot of the 4-set D (sorted in place), computing its P4 and W on first sight."""
     for t in range(1, 4):                           # insertion sort of four indices
@@ -298,8 +316,11 @@ def _set_slot(C, D, ids, P, W) -> int:
     slot = ids[key]
     if slot >= 0:
         return slot
-    slot = ids[ids.shape[0] - 1]
-    ids[ids.shape[0] - 1] = slot + 1
+    if slot <= -2:                                  # marked stale by :func:`stale_sets`: recompute in place
+        slot = -2 - slot
+    else:
+        slot = ids[ids.shape[0] - 1]
+        ids[ids.shape[0] - 1] = slot + 1
     ids[key] = slot
     P[slot] = orthant(C, D, 4)
     for t in range(4):
