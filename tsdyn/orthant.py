@@ -35,7 +35,9 @@ from tsdyn import double_double as dd
 TWO_PI = 2.0 * math.pi
 #: Error aimed at by the adaptive quadrature of the four-dimensional orthant probability, relative
 #: to the probability (from a first 15-point estimate), at least 1e-16 absolute.
-ORTHANT_RTOL = 1e-11
+ORTHANT_RTOL = 1e-10
+#: Relative size below which a Schur complement of :func:`_p2_given_pair` is redone in double-double.
+DOUBLE_DOUBLE_BELOW = 1e-4
 #: Narrowest panel of that quadrature (in tau): below it the Kronrod-Gauss difference is rounding.
 MIN_PANEL = 1e-4
 #: Correlations this close to +-1 count as collinear coordinates.
@@ -97,17 +99,34 @@ def _det2(C, k: int, q: int):
 
 
 @numba.njit(cache=True)
-def _p2_given(R, i, j, k, l) -> float:
-    """P(X_k > 0, X_l > 0 | X_i = X_j = 0) for the correlation matrix R (4 x 4).
+def _p2_given_pair(C, k: int, q: int, x: int, y: int) -> float:
+    """P(X_x > 0, X_y > 0 | X_k = X_q = 0) for the covariance C.
 
-    The Schur complement of the (i, j) block is taken in double-double (:func:`_schur`): when X_k is a
-    near copy of X_i its conditional variance is of order 1 - r, and in float64 its rounding would
-    not cancel between the rates of the two copies (tests/test_orthant_collinear.py).
+    The Schur complement of the (k, q) block is taken in float64 and, where a conditional variance
+    or the block's determinant has cancelled below :data:`DOUBLE_DOUBLE_BELOW` of its scale (X_x a
+    near copy of X_k, ...), again in double-double (:func:`_schur`): float64 would keep only
+    1e-16 / (1 - r) of its digits and that rounding does not cancel between the terms of the two
+    copies (tests/test_orthant_collinear.py).
     """
-    dh, dl = _det2(R, i, j)
+    ckk, cqq, ckq = C[k, k], C[q, q], C[k, q]
+    det = ckk * cqq - ckq * ckq
+    if det > DOUBLE_DOUBLE_BELOW * ckk * cqq:
+        cxx = C[x, x] - (cqq * C[x, k] ** 2 - 2.0 * ckq * C[x, k] * C[x, q] + ckk * C[x, q] ** 2) / det
+        cyy = C[y, y] - (cqq * C[y, k] ** 2 - 2.0 * ckq * C[y, k] * C[y, q] + ckk * C[y, q] ** 2) / det
+        if cxx > DOUBLE_DOUBLE_BELOW * C[x, x] and cyy > DOUBLE_DOUBLE_BELOW * C[y, y]:
+            cxy = C[x, y] - (cqq * C[x, k] * C[y, k] - ckq * (C[x, k] * C[y, q] + C[x, q] * C[y, k])
+                             + ckk * C[x, q] * C[y, q]) / det
+            return orthant2(cxx, cxy, cyy)
+    dh, dl = _det2(C, k, q)
     if not dh + dl > 0.0:
         return 0.25
-    return orthant2(_schur(R, i, j, k, k, dh, dl), _schur(R, i, j, k, l, dh, dl), _schur(R, i, j, l, l, dh, dl))
+    return orthant2(_schur(C, k, q, x, x, dh, dl), _schur(C, k, q, x, y, dh, dl), _schur(C, k, q, y, y, dh, dl))
+
+
+@numba.njit(cache=True)
+def _p2_given(R, i, j, k, l) -> float:
+    """P(X_k > 0, X_l > 0 | X_i = X_j = 0) for the correlation matrix R (4 x 4)."""
+    return _p2_given_pair(R, i, j, k, l)
 
 
 @numba.njit(cache=True)
@@ -250,9 +269,7 @@ def _orthant_given(C, S, n, k, q) -> float:
         return 1.0
     if m == 1:
         return 0.5
-    dh, dl = _det2(C, k, q)
-    # Schur complement of the (k, q) block for the two remaining coordinates.
-    return orthant2(_schur(C, k, q, x, x, dh, dl), _schur(C, k, q, x, y, dh, dl), _schur(C, k, q, y, y, dh, dl))
+    return _p2_given_pair(C, k, q, x, y)
 
 
 @numba.njit(cache=True)
