@@ -14,7 +14,7 @@ import itertools
 
 import mpmath as mp
 
-DPS = 30
+DPS = 25
 
 
 def _matrix(C):
@@ -55,7 +55,7 @@ def orthant4(C) -> mp.mpf:
                 k, l = [m for m in range(4) if m not in (i, j)]
                 out += R[i][j] / (2 * mp.pi * mp.sqrt(1 - Rs[i][j] ** 2)) * _p2(*_given(Rs, i, j, k, l))
             return out
-        cuts = [mp.mpf(0)] + [1 - mp.mpf(10) ** (-e) for e in range(2, 17, 2)] + [mp.mpf(1)]
+        cuts = [mp.mpf(0)] + [1 - mp.mpf(10) ** (-e) for e in range(3, 17, 3)] + [mp.mpf(1)]
         return mp.mpf(1) / 16 + mp.quad(rate, cuts)
 
 
