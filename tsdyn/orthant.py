@@ -19,8 +19,16 @@ For a centred Gaussian X with covariance C and a set S of its coordinates (at mo
   With Y, Z, S fields of the ODE this is every ReLU integral: I4 = E[Theta(u1) Theta(u2) relu(u3)
   relu(u4)] = E[u3 u4 1{u1, u2, u3, u4 > 0}] and the mixed relu / linear ones.
 
-Coordinates listed twice in S (I4(i, i, a, b), ...) or positively collinear ones count once;
-negatively collinear ones make P(S) = 0. All functions are Numba-compiled (they run inside the
+Near-collinear fields (a student that has learnt its teacher: 1 - r ~ exp(-t / 26) in the ReLU
+ODE, below 1e-16 by t ~ 900) make the conditional variances of both formulas differences of nearly
+equal numbers, of order 1 - r; in float64 they would keep 1e-16 / (1 - r) of their digits, and that
+rounding does not cancel between the terms of the two near copies (1e-5 relative error of P4 at
+1 - r = 1e-14, and a noisy, slow adaptive quadrature). Every Schur complement whose variance or
+determinant has cancelled below :data:`DOUBLE_DOUBLE_BELOW` of its scale is therefore taken in
+double-double arithmetic (:mod:`tsdyn.double_double`), which keeps P4 and I4 within 1e-8 relative
+of a 25-digit reference down to 1 - r = 1e-14 (tests/test_orthant_collinear.py). Coordinates
+listed twice in S (I4(i, i, a, b), ...) or collinear to 1 - r <= :data:`COLLINEAR` (a few ulps,
+where the fields are equal in float64) count once; negatively collinear ones make P(S) = 0. All functions are Numba-compiled (they run inside the
 ODE kernel) and take the covariance matrix and indices into it.
 """
 from __future__ import annotations
@@ -30,14 +38,19 @@ import math
 import numba
 import numpy as np
 
+from tsdyn import double_double as dd
+
 TWO_PI = 2.0 * math.pi
 #: Error aimed at by the adaptive quadrature of the four-dimensional orthant probability, relative
 #: to the probability (from a first 15-point estimate), at least 1e-16 absolute.
-ORTHANT_RTOL = 1e-11
+ORTHANT_RTOL = 1e-10
+#: Relative size below which a Schur complement of :func:`_p2_given_pair` is redone in double-double.
+DOUBLE_DOUBLE_BELOW = 1e-4
 #: Narrowest panel of that quadrature (in tau): below it the Kronrod-Gauss difference is rounding.
 MIN_PANEL = 1e-4
-#: Correlations this close to +-1 count as collinear coordinates.
-COLLINEAR = 1e-12
+#: Correlations this close to +-1 count as collinear coordinates (about 4 ulps of 1: the merge
+#: changes P4 by O(sqrt(1 - r)) <= 1e-8 relative).
+COLLINEAR = 1e-15
 #: At most this many bisections of the path integral (reached only near singular covariances).
 MAX_PANELS = 400
 
@@ -70,17 +83,59 @@ def orthant2(c11: float, c12: float, c22: float) -> float:
 
 
 @numba.njit(cache=True)
+def _schur(C, k: int, q: int, x: int, y: int, dh: float, dl: float) -> float:
+    """C_xy - [C_xk C_xq] [[C_kk, C_kq], [C_kq, C_qq]]^-1 [C_yk C_yq]^T (conditional covariance given
+    X_k = X_q = 0; (dh, dl) its determinant) in double-double: for x nearly collinear with k or q this
+    difference is of order 1 - r and float64 would keep only 1e-16 / (1 - r) of its digits."""
+    nh, nl = dd.prod3(C[q, q], C[x, k], C[y, k])
+    th, tl = dd.prod3(C[k, q], C[x, k], C[y, q])
+    nh, nl = dd.add(nh, nl, -th, -tl)
+    th, tl = dd.prod3(C[k, q], C[x, q], C[y, k])
+    nh, nl = dd.add(nh, nl, -th, -tl)
+    th, tl = dd.prod3(C[k, k], C[x, q], C[y, q])
+    nh, nl = dd.add(nh, nl, th, tl)
+    qh, ql = dd.div(nh, nl, dh, dl)
+    sh, sl = dd.add(C[x, y], 0.0, -qh, -ql)
+    return sh + sl
+
+
+@numba.njit(cache=True)
+def _det2(C, k: int, q: int):
+    """C_kk C_qq - C_kq^2 in double-double."""
+    ah, al = dd.two_prod(C[k, k], C[q, q])
+    bh, bl = dd.two_prod(C[k, q], C[k, q])
+    return dd.add(ah, al, -bh, -bl)
+
+
+@numba.njit(cache=True)
+def _p2_given_pair(C, k: int, q: int, x: int, y: int) -> float:
+    """P(X_x > 0, X_y > 0 | X_k = X_q = 0) for the covariance C.
+
+    The Schur complement of the (k, q) block is taken in float64 and, where a conditional variance
+    or the block's determinant has cancelled below :data:`DOUBLE_DOUBLE_BELOW` of its scale (X_x a
+    near copy of X_k, ...), again in double-double (:func:`_schur`): float64 would keep only
+    1e-16 / (1 - r) of its digits and that rounding does not cancel between the terms of the two
+    copies (tests/test_orthant_collinear.py).
+    """
+    ckk, cqq, ckq = C[k, k], C[q, q], C[k, q]
+    det = ckk * cqq - ckq * ckq
+    if det > DOUBLE_DOUBLE_BELOW * ckk * cqq:
+        cxx = C[x, x] - (cqq * C[x, k] ** 2 - 2.0 * ckq * C[x, k] * C[x, q] + ckk * C[x, q] ** 2) / det
+        cyy = C[y, y] - (cqq * C[y, k] ** 2 - 2.0 * ckq * C[y, k] * C[y, q] + ckk * C[y, q] ** 2) / det
+        if cxx > DOUBLE_DOUBLE_BELOW * C[x, x] and cyy > DOUBLE_DOUBLE_BELOW * C[y, y]:
+            cxy = C[x, y] - (cqq * C[x, k] * C[y, k] - ckq * (C[x, k] * C[y, q] + C[x, q] * C[y, k])
+                             + ckk * C[x, q] * C[y, q]) / det
+            return orthant2(cxx, cxy, cyy)
+    dh, dl = _det2(C, k, q)
+    if not dh + dl > 0.0:
+        return 0.25
+    return orthant2(_schur(C, k, q, x, x, dh, dl), _schur(C, k, q, x, y, dh, dl), _schur(C, k, q, y, y, dh, dl))
+
+
+@numba.njit(cache=True)
 def _p2_given(R, i, j, k, l) -> float:
     """P(X_k > 0, X_l > 0 | X_i = X_j = 0) for the correlation matrix R (4 x 4)."""
-    r = R[i, j]
-    det = 1.0 - r * r
-    if not det > 0.0:
-        return 0.25
-    # Schur complement of the (i, j) block: C'_ab = R_ab - [R_ai R_aj] A^-1 [R_bi R_bj]^T.
-    def_kk = 1.0 - (R[k, i] ** 2 - 2.0 * r * R[k, i] * R[k, j] + R[k, j] ** 2) / det
-    def_ll = 1.0 - (R[l, i] ** 2 - 2.0 * r * R[l, i] * R[l, j] + R[l, j] ** 2) / det
-    def_kl = R[k, l] - (R[k, i] * R[l, i] - r * (R[k, i] * R[l, j] + R[k, j] * R[l, i]) + R[k, j] * R[l, j]) / det
-    return orthant2(def_kk, def_kl, def_ll)
+    return _p2_given_pair(R, i, j, k, l)
 
 
 @numba.njit(cache=True)
@@ -223,13 +278,7 @@ def _orthant_given(C, S, n, k, q) -> float:
         return 1.0
     if m == 1:
         return 0.5
-    det = C[k, k] * C[q, q] - C[k, q] ** 2
-    # Schur complement of the (k, q) block for the two remaining coordinates.
-    cxx = C[x, x] - (C[q, q] * C[x, k] ** 2 - 2.0 * C[k, q] * C[x, k] * C[x, q] + C[k, k] * C[x, q] ** 2) / det
-    cyy = C[y, y] - (C[q, q] * C[y, k] ** 2 - 2.0 * C[k, q] * C[y, k] * C[y, q] + C[k, k] * C[y, q] ** 2) / det
-    cxy = C[x, y] - (C[q, q] * C[x, k] * C[y, k] - C[k, q] * (C[x, k] * C[y, q] + C[x, q] * C[y, k])
-                     + C[k, k] * C[x, q] * C[y, q]) / det
-    return orthant2(cxx, cxy, cyy)
+    return _p2_given_pair(C, k, q, x, y)
 
 
 @numba.njit(cache=True)
@@ -261,6 +310,24 @@ def reset_relu_cache(ids) -> None:
 
 
 @numba.njit(cache=True)
+def stale_sets(ids, L: int, p: int, q: int) -> None:
+    """Mark every stored 4-set holding the fields p and q as stale (recomputed, in its slot, when next
+    met): after a change of C_pq only they change (the finite-difference Jacobian of the ODE)."""
+    for key in range(ids.shape[0] - 1):
+        if ids[key] < 0:
+            continue
+        has_p = has_q = False
+        rest = key
+        for _ in range(4):
+            s = rest % L
+            rest //= L
+            has_p = has_p or s == p
+            has_q = has_q or s == q
+        if has_p and has_q:
+            ids[key] = -2 - ids[key]
+
+
+@numba.njit(cache=True)
 def _set_slot(C, D, ids, P, W) -> int:
     """Slot of the 4-set D (sorted in place), computing its P4 and W on first sight."""
     for t in range(1, 4):                           # insertion sort of four indices
@@ -275,8 +342,11 @@ def _set_slot(C, D, ids, P, W) -> int:
     slot = ids[key]
     if slot >= 0:
         return slot
-    slot = ids[ids.shape[0] - 1]
-    ids[ids.shape[0] - 1] = slot + 1
+    if slot <= -2:                                  # marked stale by :func:`stale_sets`: recompute in place
+        slot = -2 - slot
+    else:
+        slot = ids[ids.shape[0] - 1]
+        ids[ids.shape[0] - 1] = slot + 1
     ids[key] = slot
     P[slot] = orthant(C, D, 4)
     for t in range(4):

@@ -278,7 +278,8 @@ class OdeRhs:
         lr, lr2 = self.rates(t)
         if self.general:
             from tsdyn.dynamics.ode_rhs_general import general_jacobian
-            J = general_jacobian(y, self.T, self.vstar, self.K, lr, lr2, self.sigma2, self.codes, self.batch)
+            J = general_jacobian(y, self.T, self.vstar, self.K, lr, lr2, self.sigma2, self.codes, self.batch,
+                                 work=self._work)
         else:
             J = jacobian(y, self.T, self.vstar, self.K, lr, lr2, self.sigma2, self._buffer, self.batch)
         if self.weight_decay != 0.0:

@@ -22,13 +22,16 @@ import numpy as np
 
 from tsdyn.activation_integrals import i3, i4_cached, j2, pair_mean
 from tsdyn.dynamics.ode_state import covariance_terms
-from tsdyn.orthant import relu_cache, reset_relu_cache
+from tsdyn.orthant import relu_cache, reset_relu_cache, stale_sets
 
 
 @numba.njit(cache=True)
 def general_rhs_kernel(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, lr: float, lr2: float,
-                       sigma2: float, codes: np.ndarray, lr_sq: float, ids, P, W) -> np.ndarray:
-    """d y / dt of the module's equations; ``lr_sq`` is the factor of the lr^2 terms (lr^2 / B)."""
+                       sigma2: float, codes: np.ndarray, lr_sq: float, ids, P, W, reset: bool = True) -> np.ndarray:
+    """d y / dt of the module's equations; ``lr_sq`` is the factor of the lr^2 terms (lr^2 / B).
+
+    ``reset`` False keeps the 4-set pieces stored in (ids, P, W) that are not marked stale
+    (:func:`general_jacobian_kernel`)."""
     M = T.shape[0]
     L = K + M
     C, c, _ = covariance_terms(y, T, vstar, K)
@@ -42,7 +45,8 @@ def general_rhs_kernel(y: np.ndarray, T: np.ndarray, vstar: np.ndarray, K: int, 
                 acc += c[a] * i3(C, i, b, a, gs, codes[a])
             G[i, b] = acc
     dy = np.zeros(y.shape[0])
-    reset_relu_cache(ids)                           # ReLU's per-4-set pieces, shared by the I4 below
+    if reset:
+        reset_relu_cache(ids)                       # ReLU's per-4-set pieces, shared by the I4 below
     p = 0
     for i in range(K):
         for k in range(i, K):
@@ -79,19 +83,59 @@ def general_rhs(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, codes
     return dy, bool(np.all(np.isfinite(dy)))
 
 
-def general_jacobian(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, codes, batch: int = 1,
-                     step: float = 1e-6) -> np.ndarray:
-    """d(dy/dt)/dy of :func:`general_rhs` by central differences (2n evaluations; implicit solvers only)."""
-    y = np.asarray(y, dtype=float)
-    n = y.size
+@numba.njit(cache=True)
+def state_fields(K: int, M: int) -> np.ndarray:
+    """(p, q) fields of the covariance entry each state coordinate sets ((-1, -1) for v: no entry)."""
+    nq = K * (K + 1) // 2
+    out = np.full((nq + K * M + K, 2), -1, dtype=np.int64)
+    x = 0
+    for i in range(K):
+        for k in range(i, K):
+            out[x, 0], out[x, 1] = i, k
+            x += 1
+    for i in range(K):
+        for n in range(M):
+            out[x, 0], out[x, 1] = i, K + n
+            x += 1
+    return out
+
+
+@numba.njit(cache=True)
+def general_jacobian_kernel(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, codes, lr_sq: float,
+                            ids, P, W, step: float) -> np.ndarray:
+    """Forward-difference d(dy/dt)/dy of :func:`general_rhs_kernel` that recomputes only what a column moves.
+
+    A state coordinate is one covariance entry C_pq (Q_ik or R_in) or one v_i: its column re-evaluates
+    the closed forms but only the ReLU 4-sets holding both p and q (15 of the 70 of M = 2, K = 6; none
+    for v), the others kept from the base point (:func:`tsdyn.orthant.stale_sets`). The result is
+    the plain forward difference of the RHS (tests/test_ode_general.py).
+    """
+    n = y.shape[0]
+    L = K + T.shape[0]
+    f0 = general_rhs_kernel(y, T, vstar, K, lr, lr2, sigma2, codes, lr_sq, ids, P, W, True)
+    ids0, P0, W0 = ids.copy(), P.copy(), W.copy()
+    fields = state_fields(K, T.shape[0])
     J = np.empty((n, n))
-    codes = np.asarray(codes, dtype=np.int64)
-    work = relu_cache(len(codes))
+    yp = y.copy()
     for x in range(n):
+        ids[:] = ids0
+        P[:] = P0
+        W[:] = W0
+        if fields[x, 0] >= 0:
+            stale_sets(ids, L, fields[x, 0], fields[x, 1])
         h = step * max(1.0, abs(y[x]))
-        up, down = y.copy(), y.copy()
-        up[x] += h
-        down[x] -= h
-        J[:, x] = (general_rhs_kernel(up, T, vstar, K, lr, lr2, sigma2, codes, lr * lr / batch, *work)
-                   - general_rhs_kernel(down, T, vstar, K, lr, lr2, sigma2, codes, lr * lr / batch, *work)) / (2.0 * h)
+        yp[x] = y[x] + h
+        h = yp[x] - y[x]                            # the step actually taken in floating point
+        J[:, x] = (general_rhs_kernel(yp, T, vstar, K, lr, lr2, sigma2, codes, lr_sq, ids, P, W, False) - f0) / h
+        yp[x] = y[x]
     return J
+
+
+def general_jacobian(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, codes, batch: int = 1,
+                     step: float = 1e-8, work: tuple | None = None) -> np.ndarray:
+    """d(dy/dt)/dy of :func:`general_rhs` by forward differences of relative step ``step``
+    (:func:`general_jacobian_kernel`; implicit solvers only: the Newton iterations need it to a few digits)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    work = relu_cache(len(codes)) if work is None else work
+    return general_jacobian_kernel(np.asarray(y, dtype=float), T, vstar, int(K), float(lr), float(lr2), float(sigma2),
+                                   codes, lr * lr / batch, *work, float(step))
