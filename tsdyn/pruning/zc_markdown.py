@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -113,7 +114,8 @@ def rule_lines(rule: list[dict] | None) -> list[str]:
 def markdown(verdicts: list[dict], runs: list[dict], students: list[dict], stalls: list[dict],
              training: list[dict], cfg: dict, eta: list[dict] | None = None, rule: list[dict] | None = None) -> str:
     stem = f"theorems_zc{cfg.get('label', '')}"
-    sims = {"_full": " --sims sims/full", "_sigma025": " --sims sims/noisy"}.get(cfg.get("label", ""), "")
+    folder = Path(cfg["sims_dir"]).name if cfg.get("sims_dir") else "sims"   # sims/full, sims/noisy: their own
+    sims = "" if folder == "sims" else f" --sims sims/{folder}"
     lines = ["# Theorems 1-3 across the (Z, c) plane: ansatz, ODE and converged SGD students", "",
              f"Regenerate with `python -m tsdyn.sweep theorems_zc{sims}`. Margins are per unit M v*^2, oriented so that "
              "the theorem claims `margin >= 0`; DPP, random and importance node pruning are exact expectations "
