@@ -37,6 +37,13 @@ def check_distinct(name: str, values) -> None:
         raise ValueError(f"{name} must list distinct values, got {values}")
 
 
+def check_node_counts(name: str, values, K: int) -> None:
+    """``values`` (numbers of kept nodes, each >= 1 by type) are distinct and at most K."""
+    if values and max(values) > K:
+        raise ValueError(f"{name} must list integers in 1..K = {K}, got {values}")
+    check_distinct(name, values)
+
+
 class Breadth(Strict):
     """The model-breadth keys of a training run (issue 16); absent means today's model.
 

@@ -9,7 +9,7 @@ from pydantic import Field, StrictInt, StrictStr, model_validator
 from tsdyn.pathkernel.scores import SCORE_NAMES
 from tsdyn.sweep.settings.common import (
     Real, PosInt, NonNegInt, SizeInt, StepsInt, Seed, NonNegReal, PosReal, Seeds, Sigmas, PRUNERS,
-    Strict, check_distinct,
+    Strict, check_distinct, check_node_counts,
 )
 
 
@@ -35,9 +35,7 @@ class Student(Strict):
     def _cross(self):
         if self.K < self.M:
             raise ValueError(f"K must be an integer >= M = {self.M}, got {self.K}")
-        if max(self.kn) > self.K:
-            raise ValueError(f"kn must list integers in 1..K = {self.K}, got {self.kn}")
-        check_distinct("kn", self.kn)
+        check_node_counts("kn", self.kn, self.K)
         return self
 
 
@@ -65,9 +63,7 @@ class RetrainStudent(Student):
 
     @model_validator(mode="after")
     def _edge_kn_at_most_k(self):
-        if self.edge_kn and max(self.edge_kn) > self.K:
-            raise ValueError(f"edge_kn must list integers in 1..K = {self.K}, got {self.edge_kn}")
-        check_distinct("edge_kn", self.edge_kn)
+        check_node_counts("edge_kn", self.edge_kn, self.K)
         return self
 
 
