@@ -244,8 +244,10 @@ class OdeRhs:
         from tsdyn.activation_integrals import field_codes
         from tsdyn.dynamics.schedules import Schedule
 
-        self.T = np.ascontiguousarray(T, dtype=float)
-        self.vstar = np.ascontiguousarray(vstar, dtype=float)
+        # Own writable copies: Numba compiles a separate specialisation for read-only arrays, so callers
+        # passing frozen order parameters would otherwise cost every process a second compile of the kernels.
+        self.T = np.array(T, dtype=float, order="C")
+        self.vstar = np.array(vstar, dtype=float, order="C")
         self.K = int(K)
         M = self.T.shape[0]
         self.lr, self.lr2, self.sigma2 = float(lr), float(lr2), float(sigma) ** 2

@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         written, incomplete = reports.finish()
     else:
         with make_executor(args.workers, args.dask_scheduler) as executor:
+            if not args.dask_scheduler and workers > 1:
+                _warm_up(executor, plan, workers)
             # Reports write into `out`, which a dask cluster's workers may not see: run those here.
             reports = Reports(plan, out, None if args.dask_scheduler else executor)
             reports.start_ready()
@@ -154,6 +156,23 @@ def run(args: argparse.Namespace) -> int:
         print("  " + line)
     print(f"wrote {len(written)} files to {out}/ in {total:.1f} s" + (f"; incomplete: {', '.join(incomplete)}" if incomplete else ""))
     return 1 if incomplete or summary.failed else 0
+
+
+def _warm_up(executor, plan, workers: int) -> None:
+    """Compile the kernels of the planned targets once, dealt out between the local workers (tsdyn.sweep.warmup).
+
+    Not for dask (its workers keep their own caches) nor for one worker (it compiles each kernel once anyway).
+    """
+    from tsdyn.sweep.warmup import check_groups, warm_up
+
+    names = {g for name, _, _ in plan
+             for g in check_groups(f"tsdyn.targets.{name}.KERNELS",
+                                   getattr(importlib.import_module(f"tsdyn.targets.{name}"), "KERNELS", ()))}
+    if names:
+        started = time.perf_counter()
+        seconds = warm_up(executor, sorted(names), workers)
+        log.info("kernels ready in %.1f s (%s)", time.perf_counter() - started,
+                 ", ".join(f"{n} {s:.1f} s" for n, s in sorted(seconds.items())))
 
 
 def open_cache(root: Path) -> Cache | None:

@@ -36,6 +36,9 @@ from tsdyn.targets.students import replica_data_seeds, run
 from tsdyn.targets.training import breadth_params, training_job, training_name
 from tsdyn.trajectory import record_grid
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("ode_erf", "ode_general", "order", "order_general", "sgd")
+
 #: The window of the activations study starts here (as ode_convergence's: the first steps are O(1/N) apart).
 T_MIN = 1.0
 

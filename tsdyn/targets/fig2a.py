@@ -22,6 +22,9 @@ from tsdyn.sweep.job import Job
 from tsdyn.targets.students import students
 from tsdyn.targets.training import training_jobs
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("sgd",)
+
 METHOD_STYLE = {"dpp": ("DPP node", "C0", "o"), "importance": ("importance node", "C1", "s"),
                 "random": ("random node", "C2", "^")}
 

@@ -21,6 +21,9 @@ from tsdyn.sweep.job import Job
 from tsdyn.targets.students import students
 from tsdyn.targets.training import training_jobs
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("order", "sgd")
+
 
 def jobs(cfg: dict, *, quick: bool) -> list[Job]:
     return training_jobs(cfg)

@@ -23,6 +23,9 @@ from tsdyn.outputs import pyplot, save_figure, write_rows
 from tsdyn.sweep.job import Job
 from tsdyn.pruning.theorems import FIG4_COLUMNS, fig4_table
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ()
+
 
 def jobs(cfg: dict, *, quick: bool) -> list[Job]:
     """No jobs: the closed forms are evaluated in :func:`report`."""

@@ -32,6 +32,9 @@ from tsdyn.sweep.job import Job
 from tsdyn.targets.students import replica_data_seeds, run
 from tsdyn.targets.training import training_job, training_name
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("ode_erf", "order", "sgd")
+
 
 def _fixed_start_cfg(cfg: dict, N: int) -> dict:
     return {**cfg, "N": int(N), "steps": int(round(cfg["t_final"] * N)), "engine": "order",

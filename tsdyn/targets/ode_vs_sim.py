@@ -32,6 +32,9 @@ from tsdyn.sweep.job import Job
 from tsdyn.targets.students import replica_jobs, replicas, runs
 from tsdyn.targets.training import training_jobs
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("ode_erf", "order")
+
 log = logging.getLogger("tsdyn.sweep")
 
 

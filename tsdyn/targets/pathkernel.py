@@ -27,6 +27,9 @@ from tsdyn.seeds import EDGE_MASK_SEED
 from tsdyn.targets.students import run
 from tsdyn.targets.training import training_jobs, training_name
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("order", "sgd")
+
 ROW_FIELDS = ("student", "M", "K", "N", "sigma", "seed", "layers", "method", "kn", "c", "eg", "eg_reweighted",
               "kept", "kept_w", "kept_v", "nodes_alive", "trace_pi", "eg_unpruned")
 

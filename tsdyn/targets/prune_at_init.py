@@ -30,6 +30,9 @@ from tsdyn.pathkernel.study import DENSE, ITERATIVE, pruner_applies, pruner_mark
 from tsdyn.sweep.job import Job
 from tsdyn.targets.training import sgd_cost
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("sgd",)
+
 RUN_FIELDS = ("K", "c", "layers", "pruner", "seed", "eg_final", "eg0", "kept", "kept_w", "kept_v", "nodes_alive",
               "effective_nodes", "trace_pi0", "trace_pi1", "ntk_trace0")
 MASK_FIELDS = ("K", "c", "seed", "layers", "pruner", "kept_w", "kept_v", "nodes_alive", "jaccard_with_one_shot")

@@ -33,6 +33,9 @@ from tsdyn.targets.retrain_jobs import T0_LABELS, decode_curves
 from tsdyn.targets.students import run
 from tsdyn.targets.training import order_cost, sgd_cost, training_job, training_name
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("ode_erf", "order", "sgd")
+
 COLUMNS = ("M", "K", "kn", "method", "reweight", "sigma", "seed", "draw", "level", "dt", "eg")
 STYLE = {"dpp": ("C0", "o"), "importance": ("C1", "s"), "random": ("C2", "^"), "random_edge": ("C3", "D")}
 

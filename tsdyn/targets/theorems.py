@@ -23,6 +23,9 @@ from tsdyn.sweep.job import Job
 from tsdyn.targets.students import setting_config, students
 from tsdyn.targets.training import training_jobs
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("order", "sgd")
+
 
 def settings(cfg: dict) -> list[tuple[str, dict]]:
     """The configurations of the training targets this check reads."""

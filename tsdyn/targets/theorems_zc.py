@@ -30,6 +30,9 @@ from tsdyn.seeds import SEGMENT_DATA_SEED_BASE
 from tsdyn.sweep.job import Job
 from tsdyn.targets.training import order_cost, stream_version
 
+#: Numba kernel groups this target's runs and report use (tsdyn.sweep.warmup compiles them first).
+KERNELS = ("ode_erf", "order", "zc_exact")
+
 COLUMNS = ("M", "Z", "K", "kn", "c", "sigma", "level", "seed", "kernel", "theorem", "margin", "holds")
 TABLES = ("m", "d", "a", "s")
 #: Relaxation inside the symmetric manifold before Newton (tsdyn.dynamics.plateau.find_plateau; default 200):
