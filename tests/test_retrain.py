@@ -228,7 +228,9 @@ def test_report_end_to_end_on_a_tiny_configuration(tmp_path):
                students={"tiny": dict(M=2, K=3, N=60, lr=0.5, vstar=4.0, steps=1200, kn=[1, 3], sgd_seeds=[0],
                                       sgd_draws=2, edge_kn=[2], edge_masks=2, edge_sigmas=[0.0])},
                during=dict(student="tiny", sigmas=[0.0], t_plateau=2.0, exit_fraction=0.5, t_total=25.0, kn=2,
-                           draws=2, edge_masks=1))
+                           draws=2, edge_masks=1),
+               convergence=dict(student="tiny", sigma=0.0, seed=0, kn=2, methods=["random"], draws=2, Ns=[30, 60],
+                                dts=[5.0], family_alpha=0.01))
     from tsdyn.sweep.runner import run_jobs
 
     cfg["check_lr"], cfg["check_dt"] = 0.05, 10.0
@@ -237,7 +239,11 @@ def test_report_end_to_end_on_a_tiny_configuration(tmp_path):
     assert not summary.failed and summary.computed == len(jobs)
     results = {j.name: by_key[j.key()] for j in jobs}
     files = target.report(cfg, results, tmp_path)
-    assert {f.name for f in files} >= {"retrain.csv", "retrain.png", "retrain.md", "retrain_during.png"}
+    assert {f.name for f in files} >= {"retrain.csv", "retrain.png", "retrain.md", "retrain_during.png",
+                                       "retrain_convergence.csv", "retrain_convergence_verdicts.csv"}
+    conv = list(csv.DictReader(open(tmp_path / "retrain_convergence.csv")))
+    assert [(r["dt"], r["N"], r["starts"]) for r in conv] == [("5.0", "30", "2"), ("5.0", "60", "2")]
+    assert "dt pass.**" in (tmp_path / "retrain.md").read_text()
     rows = list(csv.DictReader(open(tmp_path / "retrain.csv")))
     assert list(rows[0]) == list(target.COLUMNS)
     assert {r["method"] for r in rows} == {"dpp", "importance", "random", "random_edge"}

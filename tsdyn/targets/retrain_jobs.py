@@ -180,3 +180,25 @@ def _student_at(training: dict, traj: Trajectory, t0: float) -> TrainedStudent:
     if not math.isclose(prefix.eg[-1], recorded, rel_tol=1e-9):
         raise RuntimeError(f"the run stopped at t0 = {t0:g} is no prefix of run seed {seed}: eps_g {prefix.eg[-1]} != {recorded}")
     return TrainedStudent.from_trajectory(prefix, sigma=sigma, seed=seed)
+
+
+def convergence_job(*, sigma: float, seed: int, kn: int, method: str, draws: int, draw: int, N: int, lr: float,
+                    dts: list[float], inputs: tuple[dict]) -> dict:
+    """Part 5: draw ``draw`` of the ``draws`` node prunings by ``method`` (no reweighting), retrained from the
+    same pruned order parameters by SGD (order engine) at input dimension ``N`` and by the ODE, eps_g at
+    Delta t = 0 and ``dts`` (``sgd``, ``ode``; :mod:`tsdyn.pruning.retrain_convergence`). The subsets are the
+    node jobs' (same seeds), so N = the student's N retrains the sweep's own starts."""
+    from tsdyn.pruning.retrain import NODE_METHODS, node_start, retrain_order
+    from tsdyn.pruning.retrain_study import draw_subsets, run_seed
+
+    student = student_of(inputs[0], sigma, seed)
+    keep = draw_subsets(student, kn, method, draws)[draw]
+    start = node_start(student.params, keep, "none")
+    times = np.concatenate([[0.0], np.asarray(dts, dtype=float)])
+    sgd = retrain_order(start, N=N, lr=lr, sigma=sigma, times=times,
+                        seed=run_seed(student, CONVERGENCE_SEED_CODE, N, NODE_METHODS.index(method), draw))
+    return {"dt": times, "sgd": sgd, "ode": retrain_ode(start, lr=lr, sigma=sigma, times=times)}
+
+
+#: Label of the convergence runs' SGD seeds (:func:`tsdyn.pruning.retrain_study.run_seed`), apart from the others.
+CONVERGENCE_SEED_CODE = 7

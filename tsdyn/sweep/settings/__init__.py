@@ -12,7 +12,7 @@ from __future__ import annotations
 from tsdyn.sweep.settings.common import Breadth, Network, Strict, Training
 from tsdyn.sweep.settings.figures import Fig2a, Fig2b, Fig3, OdeVsSim, ZGrid, Fig4, Theorems
 from tsdyn.sweep.settings.pruning import (
-    Student, Pathkernel, RetrainStudent, During, Retrain, PruneAtInit, ZcStudents, TheoremsZc,
+    Student, Pathkernel, RetrainStudent, During, Convergence, Retrain, PruneAtInit, ZcStudents, TheoremsZc,
 )
 from tsdyn.sweep.settings.dynamics import OdeConvergence, BreadthActivations, BreadthAnnealing, BreadthTarget
 

@@ -87,6 +87,27 @@ class During(Strict):
         return self
 
 
+class Convergence(Strict):
+    """Part 5 of issue 13: fixed pruned starts retrained at several N against their ODE
+    (:mod:`tsdyn.pruning.retrain_convergence`)."""
+
+    student: StrictStr
+    sigma: NonNegReal
+    seed: Seed
+    kn: PosInt
+    methods: Annotated[list[Literal["dpp", "random"]], Field(min_length=1, max_length=2)]
+    draws: Annotated[StrictInt, Field(ge=2, le=10_000)]
+    Ns: Annotated[list[SizeInt], Field(min_length=2, max_length=20)]
+    dts: Annotated[list[PosReal], Field(min_length=1)]
+    family_alpha: Annotated[Real, Field(gt=0, lt=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        for name in ("methods", "Ns", "dts"):
+            check_distinct(name, getattr(self, name))
+        return self
+
+
 class Retrain(Strict):
     sigmas: Sigmas
     seeds: Seeds
@@ -103,6 +124,7 @@ class Retrain(Strict):
     label: StrictStr | None = None      # the full study (sims/full/retrain.toml) writes retrain_full.*
     students: Annotated[dict[StrictStr, RetrainStudent], Field(min_length=1)]
     during: During
+    convergence: Convergence | None = None
 
     @model_validator(mode="after")
     def _cross(self):
@@ -119,7 +141,23 @@ class Retrain(Strict):
         if self.during.t_total * st.N <= st.steps:
             raise ValueError(f"during.t_total must exceed the training time steps / N = {st.steps / st.N:g}, "
                              f"got {self.during.t_total}")
+        if self.convergence is not None:
+            self._check_convergence(self.convergence)
         return self
+
+    def _check_convergence(self, conv: Convergence) -> None:
+        if conv.student not in self.students:
+            raise ValueError(f"convergence.student must be one of {sorted(self.students)}, got {conv.student!r}")
+        st = self.students[conv.student]
+        if conv.kn > st.K:
+            raise ValueError(f"convergence.kn must be an integer in 1..K = {st.K}, got {conv.kn}")
+        seeds, sigmas = st.seeds or self.seeds, st.sigmas or self.sigmas
+        if conv.seed not in seeds or conv.sigma not in sigmas:
+            raise ValueError(f"convergence.seed and convergence.sigma must be one of the student's trained runs "
+                             f"(seeds {seeds}, sigmas {sigmas}), got seed {conv.seed}, sigma {conv.sigma}")
+        low = max(conv.kn, st.M) + st.M + 1      # the order engine needs N >= K + M + B
+        if min(conv.Ns) < low:
+            raise ValueError(f"convergence.Ns must be integers >= K' + M + 1 = {low}, got {conv.Ns}")
 
 
 class PruneAtInit(Strict):
