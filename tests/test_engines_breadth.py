@@ -98,3 +98,23 @@ def test_bad_breadth_options_raise_one_line_errors(kwargs, culprit):
     with pytest.raises(ValueError, match=culprit) as info:
         simulate(N=50, steps=10, **kwargs)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear", "erf/relu", "relu/linear"])
+def test_weights_engine_test_set_scores_the_runs_activation(activation):
+    """test_samples on the weights engine with any activation: the noisy test set's 1/2 MSE estimates the exact
+    GE of that activation (eg, the Gaussian pair means) + sigma^2 / 2, along the run and for the final weights."""
+    from tsdyn.dynamics.testset import TestSet
+    from tsdyn.eg import eg
+
+    sigma, n = 0.3, 40_000
+    run = simulate(N=80, M=2, K=3, vstar=1.0, lr=0.5, steps=800, seed=5, sigma=sigma, activation=activation,
+                   engine="weights", test_samples=n, times=[0.0, 2.0, 10.0])
+    np.testing.assert_allclose(run.test_mse, run.eg + 0.5 * sigma**2, rtol=0.05)
+    exact = float(eg(run.Q[-1], run.R[-1], run.T, run.v[-1], run.vstar, activation=activation)) + 0.5 * sigma**2
+    own = TestSet.from_seed(run.wstar, run.vstar, sigma=sigma, n=n, seed=11, activation=activation)
+    got = own.half_mse(run.w, run.v[-1])
+    assert abs(got.mean - exact) <= 4 * got.stderr
+    # scored with erf networks (what the engine used to refuse), the same test set misses the exact GE
+    erf = TestSet.from_seed(run.wstar, run.vstar, sigma=sigma, n=n, seed=11).half_mse(run.w, run.v[-1])
+    assert abs(erf.mean - exact) > 10 * erf.stderr

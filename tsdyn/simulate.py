@@ -66,8 +66,8 @@ def simulate(*, N: int | None = None, M: int | None = None, K: int | None = None
     train_second_layer : if False, v is frozen at its random initial value
         N(0, init_scale^2) (it is not reset to a committee-machine value).
     test_samples : if > 0, also measure the test-set 1/2 MSE on this many fresh
-        inputs with *noisy* labels (as the paper does), at every record time (engine="weights": erf
-        networks only; engine="order" scores fresh fields of any activation).
+        inputs with *noisy* labels (as the paper does), at every record time, with the run's activations
+        (engine="weights": one fixed input set; engine="order": fresh fields at every record time).
     mask : optional (K, N) boolean first-layer mask (pruning at initialisation):
         w is multiplied by it at initialisation and masked entries stay exactly 0.
     progress : show a tqdm progress bar.

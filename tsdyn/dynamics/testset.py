@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from tsdyn.checks import check_array, check_int, check_real
-from tsdyn.conventions import fields, g, network_output
+from tsdyn.conventions import DEFAULT_ACTIVATION, activation_pair, fields, g, network_output
 from tsdyn.order_parameters import as_vstar
 from tsdyn.dynamics.streams import chunk_rows, fill_from_stream
 
@@ -41,6 +41,9 @@ class TestSet:
 
     Build with :meth:`from_seed`, or from two ``SeedSequence`` streams of a
     caller's own (:mod:`tsdyn.simulate` passes the streams of its seed).
+    ``activation`` is the teacher's and students' g (one name, a (teacher, student) pair or
+    "teacher/student"; :func:`tsdyn.conventions.activation_pair`): the teacher's labels the inputs,
+    the student's scores the students.
     """
 
     wstar: np.ndarray
@@ -49,10 +52,12 @@ class TestSet:
     n: int
     inputs: np.random.SeedSequence
     noise: np.random.SeedSequence
+    activation: str | tuple = DEFAULT_ACTIVATION
 
     __test__ = False  # not a pytest test class despite its name
 
     def __post_init__(self):
+        object.__setattr__(self, "activation", activation_pair(self.activation))
         object.__setattr__(self, "wstar", check_array("wstar", self.wstar, ndim=2))
         object.__setattr__(self, "vstar", as_vstar(self.vstar, self.wstar.shape[0]))
         object.__setattr__(self, "sigma", check_real("sigma", self.sigma, low=0.0))
@@ -60,11 +65,11 @@ class TestSet:
 
     @classmethod
     def from_seed(cls, wstar: np.ndarray, vstar, *, sigma: float, n: int,
-                  seed: int | np.random.SeedSequence) -> "TestSet":
+                  seed: int | np.random.SeedSequence, activation=DEFAULT_ACTIVATION) -> "TestSet":
         """A test set whose inputs and noise are the two children of ``SeedSequence(seed)``."""
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         inputs, noise = seq.spawn(2)
-        return cls(wstar, vstar, sigma, n, inputs, noise)
+        return cls(wstar, vstar, sigma, n, inputs, noise, activation)
 
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(x, y)``: consecutive chunks of the inputs (rows) and their noisy labels.
@@ -79,7 +84,7 @@ class TestSet:
             fill_from_stream(self.inputs, R, start, x[:rows])
             if self.sigma > 0:
                 fill_from_stream(self.noise, R, start, zeta[:rows])
-            yield x[:rows], network_output(self.wstar, self.vstar, x[:rows]) + self.sigma * zeta[:rows]
+            yield x[:rows], network_output(self.wstar, self.vstar, x[:rows], self.activation[0]) + self.sigma * zeta[:rows]
 
     def half_mse(self, w: np.ndarray, v: np.ndarray) -> HalfMSE:
         """1/2 mean of (phi_s(x) - y)^2 for the student (w, v), with the standard error of the mean."""
@@ -106,7 +111,7 @@ class TestSet:
         K = w.shape[0]
         G, b, yy = np.zeros((K, K)), np.zeros(K), 0.0
         for x, y in self.chunks():
-            activations = g(fields(w, x))
+            activations = g(fields(w, x), self.activation[1])
             G += activations.T @ activations
             b += activations.T @ y
             yy += float(y @ y)
@@ -117,7 +122,7 @@ class TestSet:
         all_nodes = w.reshape(G * K, N)                  # every student's fields in one product
         total, total_sq = np.zeros(G), np.zeros(G)
         for x, y in self.chunks():
-            outputs = np.einsum("cgk,gk->cg", g(fields(all_nodes, x)).reshape(len(x), G, K), v)
+            outputs = np.einsum("cgk,gk->cg", g(fields(all_nodes, x), self.activation[1]).reshape(len(x), G, K), v)
             loss = 0.5 * (outputs - y[:, None]) ** 2
             total += loss.sum(axis=0)
             total_sq += (loss * loss).sum(axis=0)

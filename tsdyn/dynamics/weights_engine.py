@@ -192,12 +192,9 @@ def run_weights(s: RunSettings, record_steps: np.ndarray, mask: np.ndarray | Non
     initial = OrderParameters.from_weights(w, v.copy(), wstar, vstar.copy())
     mask_f = None if mask is None else mask.astype(np.float64)
     test = None
-    if s.test_samples and s.activation != cv.DEFAULT_ACTIVATION:
-        raise ValueError(f"test_samples must be 0 with activation = {s.activation!r}: the test set scores erf "
-                         f"networks only (use the closed-form eg)")
     if s.test_samples:
         test = _TestSetError(TestSet(wstar, vstar, sigma, s.test_samples, streams["test_inputs"],
-                                     streams["test_noise"]))
+                                     streams["test_noise"], s.activation))
     recorder = _Recorder(record_steps, K, wstar, test)
     pending, x_prev = np.zeros(K), np.zeros(N)      # kernel state: w "now" is w + pending (x) x_prev
     rate_w, rate_v = cv.first_layer_rate(s.lr, N), cv.second_layer_rate(s.lr2, N)
