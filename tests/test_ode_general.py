@@ -37,11 +37,15 @@ def test_general_kernel_matches_the_readable_equations(activation, random_state)
     want = pack(*order_parameter_rates(op, lr=0.6, lr2=0.4, sigma=0.3, activation=activation, **options))
     np.testing.assert_allclose(f(0.0, y), want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
     if activation == "linear":                      # polynomial: central differences are exact to rounding
-        J = general_jacobian(y, op.T, op.vstar, 3, 0.6, 0.4, 0.09, f.codes, 2)
+        J = general_jacobian(y, op.T, op.vstar, 3, 0.6, 0.4, 0.09, f.codes, 2, step=1e-8)
         h = 1e-4
         fd = np.column_stack([(f(0, y + h * e) - f(0, y - h * e)) / (2 * h) for e in np.eye(y.size)])
         fd += np.diag(f.decay)                      # f includes the decay, the kernel's Jacobian does not
         np.testing.assert_allclose(J, fd, atol=1e-7 * np.abs(fd).max())
+        # the default step (1e-6, against the quadratures' noise) leaves a truncation error of its own size
+        J6 = general_jacobian(y, op.T, op.vstar, 3, 0.6, 0.4, 0.09, f.codes, 2)
+        np.testing.assert_allclose(J6, fd, atol=1e-5 * np.abs(fd).max())
+        assert np.abs(J6 - fd).max() > 1e-9 * np.abs(fd).max()     # and it is the step asked for
 
 
 @pytest.mark.parametrize("activation", ["relu", "linear", "relu/linear", "linear/erf"])
@@ -85,3 +89,29 @@ def test_linear_network_ode_in_closed_form():
         np.testing.assert_allclose([Q, R], want[:2], rtol=1e-8)
     np.testing.assert_allclose(traj.eg, 0.5 * (traj.Q[:, 0, 0] - 2 * traj.R[:, 0, 0] + 1.0), rtol=1e-12)
     assert traj.info["activation"] == "linear"
+
+
+def test_relu_jacobian_columns_in_parallel_threads_give_the_same_matrix(random_state):
+    import numba
+
+    rng = np.random.default_rng(11)
+    op = random_state(4, 2, seed=rng, vstar=rng.uniform(0.5, 3.0, 2))
+    codes = field_codes("relu", 4, 2)
+    y = pack(op.Q, op.R, op.v)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = general_jacobian(y, op.T, op.vstar, 4, 0.5, 0.5, 0.0, codes)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = general_jacobian(y, op.T, op.vstar, 4, 0.5, 0.5, 0.0, codes)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one, many)
+    # and it is the forward difference of the RHS with the default step
+    f0, _ = general_rhs(y, op.T, op.vstar, 4, 0.5, 0.5, 0.0, codes)
+    x = 3
+    h = 1e-6 * max(1.0, abs(y[x]))
+    yp = y.copy()
+    yp[x] += h
+    fx, _ = general_rhs(yp, op.T, op.vstar, 4, 0.5, 0.5, 0.0, codes)
+    np.testing.assert_allclose(one[:, x], (fx - f0) / (yp[x] - y[x]), rtol=1e-9, atol=1e-9 * np.abs(one[:, x]).max())

@@ -29,7 +29,11 @@ def near_collinear(seed, one_minus_r, pairs):
 
 @pytest.mark.parametrize("seed, one_minus_r, pairs", [
     (2, 1e-6, ((0, 2),)), (3, 1e-12, ((0, 2),)), (4, 1e-10, ((2, 3),)),     # student-teacher, relu-relu pair
-    (1, 1e-9, ((0, 2), (1, 3))), (1, 1e-14, ((0, 2), (1, 3)))])           # two students on two teachers
+    (1, 1e-9, ((0, 2), (1, 3))), (1, 1e-14, ((0, 2), (1, 3))),            # two students on two teachers
+    # triples: two students on one teacher (K > M), the third field near both; down to 1 - r = 1e-12 (at 1e-13
+    # and 1e-14 the error is ~1e-7: benchmarks/RESULTS.md, "near-collinear triples")
+    (6, 1e-6, ((0, 1), (0, 2))), (7, 1e-10, ((0, 2), (0, 3))), (8, 1e-12, ((2, 0), (2, 1))),
+    (9, 1e-9, ((0, 1), (0, 2), (0, 3)))])                                  # all four fields near one
 def test_near_collinear_relu_i4_and_orthant_probability_against_mpmath_to_1e_8(seed, one_minus_r, pairs):
     C = near_collinear(seed, one_minus_r, pairs)
     assert orthant(C, np.arange(4), 4) == pytest.approx(float(mp_orthant4(C)), rel=1e-8)

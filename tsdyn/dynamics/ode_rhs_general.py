@@ -100,7 +100,7 @@ def state_fields(K: int, M: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def general_jacobian_kernel(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, codes, lr_sq: float,
                             ids, P, W, step: float) -> np.ndarray:
     """Forward-difference d(dy/dt)/dy of :func:`general_rhs_kernel` that recomputes only what a column moves.
@@ -108,33 +108,37 @@ def general_jacobian_kernel(y, T, vstar, K: int, lr: float, lr2: float, sigma2: 
     A state coordinate is one covariance entry C_pq (Q_ik or R_in) or one v_i: its column re-evaluates
     the closed forms but only the ReLU 4-sets holding both p and q (15 of the 70 of M = 2, K = 6; none
     for v), the others kept from the base point (:func:`tsdyn.orthant.stale_sets`). The result is
-    the plain forward difference of the RHS (tests/test_ode_general.py).
+    the plain forward difference of the RHS (tests/test_ode_general.py). The columns are independent
+    (each starts from its own copy of the base point's workspace), so they run in parallel threads
+    (``numba.prange``) and the result does not depend on the number of threads.
     """
     n = y.shape[0]
     L = K + T.shape[0]
     f0 = general_rhs_kernel(y, T, vstar, K, lr, lr2, sigma2, codes, lr_sq, ids, P, W, True)
-    ids0, P0, W0 = ids.copy(), P.copy(), W.copy()
     fields = state_fields(K, T.shape[0])
     J = np.empty((n, n))
-    yp = y.copy()
-    for x in range(n):
-        ids[:] = ids0
-        P[:] = P0
-        W[:] = W0
+    for x in numba.prange(n):
+        ids_x, P_x, W_x = ids.copy(), P.copy(), W.copy()
         if fields[x, 0] >= 0:
-            stale_sets(ids, L, fields[x, 0], fields[x, 1])
+            stale_sets(ids_x, L, fields[x, 0], fields[x, 1])
+        yp = y.copy()
         h = step * max(1.0, abs(y[x]))
         yp[x] = y[x] + h
         h = yp[x] - y[x]                            # the step actually taken in floating point
-        J[:, x] = (general_rhs_kernel(yp, T, vstar, K, lr, lr2, sigma2, codes, lr_sq, ids, P, W, False) - f0) / h
-        yp[x] = y[x]
+        J[:, x] = (general_rhs_kernel(yp, T, vstar, K, lr, lr2, sigma2, codes, lr_sq, ids_x, P_x, W_x, False) - f0) / h
     return J
 
 
 def general_jacobian(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, codes, batch: int = 1,
-                     step: float = 1e-8, work: tuple | None = None) -> np.ndarray:
+                     step: float = 1e-6, work: tuple | None = None) -> np.ndarray:
     """d(dy/dt)/dy of :func:`general_rhs` by forward differences of relative step ``step``
-    (:func:`general_jacobian_kernel`; implicit solvers only: the Newton iterations need it to a few digits)."""
+    (:func:`general_jacobian_kernel`; implicit solvers only: the Newton iterations need it to a few digits).
+
+    Why 1e-6 and not sqrt(machine epsilon) ~ 1e-8: ReLU's I4 comes from quadratures good to ~1e-10
+    relative, so the RHS carries noise of that size; a step of 1e-8 turns it into errors of ~1e-2 in J,
+    Newton fails near the learnt state and LSODA refreshes J over and over (252 Jacobians for M = 2,
+    K = 6 to t = 1600, against 134 at 1e-6; the truncation error of 1e-6 is ~1e-6 relative;
+    ``python benchmarks/bench_relu_ode.py``, benchmarks/RESULTS.md)."""
     codes = np.asarray(codes, dtype=np.int64)
     work = relu_cache(len(codes)) if work is None else work
     return general_jacobian_kernel(np.asarray(y, dtype=float), T, vstar, int(K), float(lr), float(lr2), float(sigma2),

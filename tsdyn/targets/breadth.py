@@ -228,7 +228,7 @@ def markdown(cfg: dict, summary: list[dict], ann_rows: list[dict]) -> str:
              f"w = max over record times t in [{T_MIN:g}, {act['t_final']:g}] of |eps_sim / eps_ODE - 1|; "
              "`median curve` is w of the replicas' median eps_g(t)."
              + (f" t = {act['t_final']:g} is the window of the agreement criterion (issue 16 part 4); the ReLU ODE "
-                "costs about 1 ms per right-hand side, so longer ReLU runs (t = 1600: about 10 s, "
+                "costs about 1 ms per right-hand side, so longer ReLU runs (t = 1600: about 4-6 s, "
                 "`python benchmarks/bench_relu_ode.py`) are left out of the default sweep's budget."
                 if "relu" in {x for a in act["activations"] for x in activation_label(a).split("/")} else ""), "",
              "| activation | N | median w | max w | w of the median curve | final eps_g SGD | final eps_g ODE |",
