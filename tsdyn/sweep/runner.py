@@ -84,9 +84,9 @@ def make_executor(workers: int | None = None, dask_scheduler: str | None = None)
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    # One BLAS and one Numba thread per worker: the pool already uses every core, and LSODA's Fortran
+    # One BLAS thread per worker (not NUMBA_NUM_THREADS: Numba refuses a change of it once its threads run): the pool already uses every core, and LSODA's Fortran
     # otherwise starts extra OpenBLAS threads (and the ReLU ODE's Jacobian extra Numba threads) that fight over them.
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     # forkserver: worker processes start clean (no inherited threads or locks). The forkserver and every
     # worker die with this process (lifeline), so a killed sweep leaves nothing behind writing into --out.
