@@ -29,7 +29,8 @@ from tsdyn.pruning.retrain_summary import (agreement_rows, best_t0_rows, claim_r
                                            explain_never_within_2x, summary_rows)
 from tsdyn.pruning.study import TrainedStudent
 from tsdyn.sweep.job import Job
-from tsdyn.targets.retrain_jobs import T0_LABELS, decode_curves
+from tsdyn.targets.retrain_convergence import convergence_jobs, convergence_lines, convergence_results
+from tsdyn.targets.retrain_jobs import JOBS, T0_LABELS, decode_curves
 from tsdyn.targets.students import run
 from tsdyn.targets.training import order_cost, sgd_cost, training_job, training_name
 
@@ -89,50 +90,8 @@ def jobs(cfg: dict, *, quick: bool = False) -> list[Job]:
                            dict(first, lr=float(st["lr"]), replicas=int(cfg["engine_replicas"]), **rec),
                            cost=cfg["engine_replicas"] * sgd_cost(steps=steps, N=st["N"], K=st["M"]),
                            inputs=(train,)))
-    out += _during_jobs(cfg) + _convergence_jobs(cfg)
+    out += _during_jobs(cfg) + convergence_jobs(cfg, _students(cfg))
     return out
-
-
-def _convergence_jobs(cfg: dict) -> list[Job]:
-    """Part 5: one job per (method, draw, N) of the fixed pruned starts (:mod:`tsdyn.pruning.retrain_convergence`)."""
-    conv = cfg.get("convergence")
-    if not conv:
-        return []
-    st = _students(cfg)[conv["student"]]
-    train = training_job(st, conv["sigma"], conv["seed"])
-    out = []
-    for method in conv["methods"]:
-        for draw in range(conv["draws"]):
-            for N in conv["Ns"]:
-                steps = max(conv["dts"]) * N
-                out.append(Job(f"retrain-convergence-{conv['student']}-{method}-draw{draw}-N{N}",
-                               f"{_JOBS}:convergence_job",
-                               dict(sigma=float(conv["sigma"]), seed=int(conv["seed"]), kn=int(conv["kn"]),
-                                    method=method, draws=int(conv["draws"]), draw=draw, N=int(N),
-                                    lr=float(st["lr"]), dts=[float(d) for d in conv["dts"]]),
-                               cost=order_cost(steps=steps, M=st["M"], K=max(conv["kn"], st["M"])), inputs=(train,)))
-    return out
-
-
-def _convergence(cfg: dict, results: dict) -> tuple[list[dict], list[dict]]:
-    """Part 5: the rows (cell = dt, per N) and verdicts of the convergence check, [] without one."""
-    from tsdyn.pruning.retrain_convergence import convergence_rows, convergence_verdicts
-
-    conv = cfg.get("convergence")
-    if not conv:
-        return [], []
-    diffs = {}
-    for method in conv["methods"]:
-        for draw in range(conv["draws"]):
-            for N in conv["Ns"]:
-                r = results[f"retrain-convergence-{conv['student']}-{method}-draw{draw}-N{N}"]
-                for dt, s, o in zip(r["dt"][1:], r["sgd"][1:], r["ode"][1:]):
-                    diffs.setdefault(((float(dt),), int(N)), []).append(float(s - o))
-    rows = convergence_rows(diffs, family_alpha=float(conv["family_alpha"]))
-    verdicts = convergence_verdicts(rows)
-    flat = lambda r: {"dt": r["cell"][0], **{k: v for k, v in r.items() if k != "cell"}}
-    return ([flat(r) for r in rows],
-            [dict(flat(v), Ns=" ".join(map(str, v["Ns"]))) for v in verdicts])
 
 
 def _during_jobs(cfg: dict) -> list[Job]:
@@ -159,7 +118,7 @@ def _during_jobs(cfg: dict) -> list[Job]:
 
 
 #: The job functions of this target.
-_JOBS = "tsdyn.targets.retrain_jobs"
+_JOBS = JOBS
 #: Rough cost of one ODE retraining per kept node, in the units of :func:`sgd_cost` (for the job order only).
 _ODE_COST = 1e7
 
@@ -200,7 +159,7 @@ def report(cfg: dict, results: dict[str, dict], out: Path) -> list[Path]:
     lr_rows = _lr_rows(cfg, results)
     during = _during(cfg, results)
     best = best_t0_rows(during, cfg["during"]["t_total"])
-    conv_rows, conv_verdicts = _convergence(cfg, results)
+    conv_rows, conv_verdicts = convergence_results(cfg, results)
     name = "retrain" + (cfg.get("label") or "")     # the full study writes beside the default one: retrain_full*
     paths = [write_rows(curve_rows(curves), out / f"{name}.csv", COLUMNS),
              write_rows(summary, out / f"{name}_summary.csv"), write_rows(claims, out / f"{name}_claims.csv"),
@@ -360,7 +319,7 @@ def _markdown(cfg, summary, claims, agreement, engines, best, lr_rows, path: Pat
                     cells.append(f"{sum(c['holds'] for c in sel)} / {len(sel)}" if sel else "-")
                 lines.append(f"| {K} | {level} | {d:g} | " + " | ".join(cells) + " |")
     within = [a["within"] for a in agreement]
-    lines += ["", "## Agreement of SGD retraining with the ODE (part 5)", ""] + _convergence_lines(cfg, *convergence)
+    lines += ["", "## Agreement of SGD retraining with the ODE (part 5)", ""] + convergence_lines(cfg, *convergence)
     lines += ["", f"Descriptive, at the students' N (order engine): paired by draw (same pruned start), SGD - ODE at "
               f"dt in {cfg['agreement_dts']}, {sum(within)} of {len(within)} cells lie within the Student-t 97.5 % "
               f"limit ({100 * np.mean(within) if within else math.nan:.0f} %; `{path.stem}_agreement.csv`)."
@@ -398,30 +357,6 @@ def _markdown(cfg, summary, claims, agreement, engines, best, lr_rows, path: Pat
     with atomic_open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
     return path
-
-
-def _convergence_lines(cfg: dict, rows, verdicts) -> list[str]:
-    """The criterion of part 5 and its verdict per dt (:mod:`tsdyn.pruning.retrain_convergence`)."""
-    conv = cfg.get("convergence")
-    if not conv or not rows:
-        return ["No convergence check is configured (`[convergence]` of the TOML)."]
-    passed = sum(v["passes"] for v in verdicts)
-    lines = [f"Criterion (theory/retraining.md Sec. 4): the same {conv['draws'] * len(conv['methods'])} pruned starts "
-             f"({'/'.join(conv['methods'])}, k_n = {conv['kn']}, no reweighting, student {conv['student']}, sigma = "
-             f"{conv['sigma']:g}, seed {conv['seed']}) are retrained by SGD (order engine) at N = "
-             f"{', '.join(map(str, conv['Ns']))} and by the ODE. A dt passes if the mean SGD - ODE gap is within its "
-             f"Bonferroni Student-t limit at every N (family level {conv['family_alpha']:g}) and does not grow from "
-             f"the smallest to the largest N (beyond the same limit). **{passed} of {len(verdicts)} dt pass.** "
-             "A wrong ODE (rate x 1.05) fails it (tests/test_retrain_convergence.py).", "",
-             "| dt | N | starts | SGD - ODE | s.e. | z | limit |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['dt']:g} | {r['N']} | {r['starts']} | {r['mean_diff']:+.4g} | {r['se']:.2g} | "
-                     f"{r['z']:+.2f} | {r['limit']:.2f} |")
-    lines += ["", "| dt | every N within | growth of abs(gap) | its limit | passes |", "|---|---|---|---|---|"]
-    for v in verdicts:
-        lines.append(f"| {v['dt']:g} | {v['all_within']} | {v['growth']:+.3g} | {v['growth_limit']:.3g} | "
-                     f"**{v['passes']}** |")
-    return lines
 
 
 def _t2x(row: dict, notes: list[str]) -> str:

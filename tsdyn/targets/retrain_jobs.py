@@ -21,6 +21,8 @@ from tsdyn.trajectory import Trajectory
 
 #: The labels of a curve besides its eps_g (the columns of figures/retrain.csv a job knows).
 CURVE_LABELS = ("kn", "method", "reweight", "draw", "level", "rate0")
+#: This module, as the sweep names job functions ("module:function").
+JOBS = __name__
 #: Pruning times of part 4, in the order of their seed code 1, 2, 3.
 T0_LABELS = ("plateau", "exit", "end")
 
