@@ -11,7 +11,8 @@ from tsdyn.activation_integrals import field_codes, i3, i4, j2, ode_supported, p
 from tsdyn.eg import eg
 from tsdyn.integrals import I2, I3, I4, J2
 from tsdyn.order_parameters import OrderParameters
-from tsdyn.orthant import orthant, orthant4_from_corr, truncated_moment
+from tsdyn.orthant import orthant, orthant4_from_corr
+from tsdyn.tallis import truncated_moment
 
 CODES = range(len(cv.ACTIVATIONS))
 

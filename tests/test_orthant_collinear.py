@@ -12,7 +12,8 @@ from test_activation_integrals import assert_mc, samples
 from tsdyn import conventions as cv
 from tsdyn.activation_integrals import field_codes, i4
 from tsdyn.dynamics.ode_rhs_general import general_jacobian, general_rhs
-from tsdyn.orthant import orthant, relu_cache, stale_sets
+from tsdyn.orthant import orthant
+from tsdyn.tallis import relu_cache, stale_sets
 
 
 def near_collinear(seed, one_minus_r, pairs):
@@ -30,14 +31,17 @@ def near_collinear(seed, one_minus_r, pairs):
 @pytest.mark.parametrize("seed, one_minus_r, pairs", [
     (2, 1e-6, ((0, 2),)), (3, 1e-12, ((0, 2),)), (4, 1e-10, ((2, 3),)),     # student-teacher, relu-relu pair
     (1, 1e-9, ((0, 2), (1, 3))), (1, 1e-14, ((0, 2), (1, 3))),            # two students on two teachers
-    # triples: two students on one teacher (K > M), the third field near both; down to 1 - r = 1e-12 (at 1e-13
-    # and 1e-14 the error is ~1e-7: benchmarks/RESULTS.md, "near-collinear triples")
+    # triples: two students on one teacher (K > M), the third field near both: every pairing of the
+    # path integral has a near-collinear cross pair (tsdyn.orthant._first_panels; 1.7e-7 off without it)
     (6, 1e-6, ((0, 1), (0, 2))), (7, 1e-10, ((0, 2), (0, 3))), (8, 1e-12, ((2, 0), (2, 1))),
-    (9, 1e-9, ((0, 1), (0, 2), (0, 3)))])                                  # all four fields near one
+    (6, 1e-13, ((0, 1), (0, 2))), (8, 1e-13, ((2, 0), (2, 1))), (7, 1e-14, ((0, 2), (0, 3))),
+    (112, 2e-14, ((2, 0), (2, 1))),                                        # 1.9e-7 off with ordered-pair Tallis terms
+    (9, 1e-9, ((0, 1), (0, 2), (0, 3))), (9, 1e-13, ((0, 1), (0, 2), (0, 3)))])  # all four near one
 def test_near_collinear_relu_i4_and_orthant_probability_against_mpmath_to_1e_8(seed, one_minus_r, pairs):
     C = near_collinear(seed, one_minus_r, pairs)
-    assert orthant(C, np.arange(4), 4) == pytest.approx(float(mp_orthant4(C)), rel=1e-8)
-    assert i4(C, 0, 1, 2, 3, cv.RELU, cv.RELU, cv.RELU) == pytest.approx(float(mp_relu_i4(C)), rel=1e-8)
+    p4 = mp_orthant4(C)
+    assert orthant(C, np.arange(4), 4) == pytest.approx(float(p4), rel=1e-8)
+    assert i4(C, 0, 1, 2, 3, cv.RELU, cv.RELU, cv.RELU) == pytest.approx(float(mp_relu_i4(C, p4)), rel=1e-8)
 
 
 def test_near_and_exactly_collinear_relu_i4_match_monte_carlo_and_each_other():

@@ -35,7 +35,8 @@ import numba
 import numpy as np
 
 from tsdyn.conventions import ERF, LINEAR, RELU, activation_code, activation_pair
-from tsdyn.orthant import orthant2, truncated_moment, truncated_moment_cached
+from tsdyn.orthant import orthant2
+from tsdyn.tallis import truncated_moment, truncated_moment_cached
 
 TWO_OVER_PI = 2.0 / math.pi
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -106,7 +107,7 @@ def i4(C, i: int, k: int, a: int, b: int, gs: int, fa: int, fb: int) -> float:
 @numba.njit(cache=True)
 def i4_cached(C, i: int, k: int, a: int, b: int, gs: int, fa: int, fb: int, ids, P, W) -> float:
     """:func:`i4` with ReLU's four-dimensional set pieces shared through the workspace (ids, P, W) of
-    :func:`tsdyn.orthant.relu_cache` (``ids`` empty: none, the plain :func:`tsdyn.orthant.truncated_moment`)."""
+    :func:`tsdyn.tallis.relu_cache` (``ids`` empty: none, the plain :func:`tsdyn.tallis.truncated_moment`)."""
     if gs == LINEAR:
         return pair_mean(fa, fb, C[a, a], C[a, b], C[b, b])
     if gs == ERF:

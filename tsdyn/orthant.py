@@ -1,34 +1,27 @@
-"""Gaussian orthant probabilities and truncated second moments, the pieces of the ReLU integrals.
+"""Gaussian orthant probabilities, the pieces of the ReLU integrals (:mod:`tsdyn.tallis` builds on them).
 
 For a centred Gaussian X with covariance C and a set S of its coordinates (at most four),
-
-* P(S) = P(X_s > 0 for s in S): closed form for |S| <= 3 (Sheppard; Plackett 1954,
-  P2 = 1/4 + asin(rho)/(2 pi), P3 = 1/8 + sum_{s<t} asin(rho_st)/(4 pi)); for |S| = 4 no
-  elementary closed form is known, and :func:`orthant4` reduces it to a one-dimensional integral
-  by Plackett's identity dP/d rho_ij = phi_2(0, 0; rho_ij) P(others > 0 | X_i = X_j = 0)
-  (the orthant form of Price's theorem) along the path R(s) from a block-diagonal correlation
-  matrix (two independent pairs: P = P2 P2) to R, evaluated by adaptive Gauss-Kronrod (7, 15)
-  to a relative error of :data:`ORTHANT_RTOL` (tests/test_activation_integrals.py: against scipy
-  ``quad`` of the same path, against Genz-free brute-force quadrature and Monte Carlo).
-* E[Y Z 1{X_S > 0}] for two more coordinates Y, Z (:func:`truncated_moment`), by Stein's lemma
-  twice (Tallis 1961, the second moment of the truncated normal at truncation point 0):
-
-      C_YZ P(S) + sum_{k in S} C_Yk sum_{q in S, q != k} (C_Zq - C_Zk C_kq / C_kk)
-                  phi_2(0, 0; C_kk, C_kq, C_qq) P(S \\ {k, q} | X_k = X_q = 0).
-
-  With Y, Z, S fields of the ODE this is every ReLU integral: I4 = E[Theta(u1) Theta(u2) relu(u3)
-  relu(u4)] = E[u3 u4 1{u1, u2, u3, u4 > 0}] and the mixed relu / linear ones.
+P(S) = P(X_s > 0 for s in S): closed form for |S| <= 3 (Sheppard; Plackett 1954,
+P2 = 1/4 + asin(rho)/(2 pi), P3 = 1/8 + sum_{s<t} asin(rho_st)/(4 pi)); for |S| = 4 no
+elementary closed form is known, and :func:`orthant4_from_corr` reduces it to a one-dimensional integral
+by Plackett's identity dP/d rho_ij = phi_2(0, 0; rho_ij) P(others > 0 | X_i = X_j = 0)
+(the orthant form of Price's theorem) along the path R(s) from a block-diagonal correlation
+matrix (two independent pairs: P = P2 P2) to R, evaluated by adaptive Gauss-Kronrod (7, 15)
+to a relative error of :data:`ORTHANT_RTOL` (tests/test_activation_integrals.py: against scipy
+``quad`` of the same path, against Genz-free brute-force quadrature and Monte Carlo).
 
 Near-collinear fields (a student that has learnt its teacher: 1 - r ~ exp(-t / 26) in the ReLU
-ODE, below 1e-16 by t ~ 900) make the conditional variances of both formulas differences of nearly
+ODE, below 1e-16 by t ~ 900) make the conditional variances differences of nearly
 equal numbers, of order 1 - r; in float64 they would keep 1e-16 / (1 - r) of their digits, and that
 rounding does not cancel between the terms of the two near copies (1e-5 relative error of P4 at
 1 - r = 1e-14, and a noisy, slow adaptive quadrature). Every Schur complement whose variance or
 determinant has cancelled below :data:`DOUBLE_DOUBLE_BELOW` of its scale is therefore taken in
-double-double arithmetic (:mod:`tsdyn.double_double`), which keeps P4 and I4 within 1e-8 relative
-of a 25-digit reference down to 1 - r = 1e-14 (tests/test_orthant_collinear.py). Coordinates
-listed twice in S (I4(i, i, a, b), ...) or collinear to 1 - r <= :data:`COLLINEAR` (a few ulps,
-where the fields are equal in float64) count once; negatively collinear ones make P(S) = 0. All functions are Numba-compiled (they run inside the
+double-double arithmetic (:mod:`tsdyn.double_double`); three nearly collinear fields also put a
+step into the path rate near its end, which :func:`_first_panels` resolves. Together they keep P4
+and I4 within 1e-8 relative of a 40-digit reference down to 1 - r = 1e-14, for pairs and for triples
+(tests/test_orthant_collinear.py). Coordinates listed twice in S (I4(i, i, a, b), ...) or collinear
+to 1 - r <= :data:`COLLINEAR` (a few ulps, where the fields are equal in float64) count once;
+negatively collinear ones make P(S) = 0. All functions are Numba-compiled (they run inside the
 ODE kernel) and take the covariance matrix and indices into it.
 """
 from __future__ import annotations
@@ -53,6 +46,10 @@ MIN_PANEL = 1e-4
 COLLINEAR = 1e-15
 #: At most this many bisections of the path integral (reached only near singular covariances).
 MAX_PANELS = 400
+#: A cross pair of the path nearer collinear than this (1 - |r|) gets the decade panels of :func:`_first_panels`.
+LADDER_BELOW = 1e-2
+#: At most this many decades (1 - tau from 0.1 down to 1e-11, 1 - s to 1e-22: below any float64 gap).
+LADDER_RUNGS = 10
 
 # Gauss-Kronrod (7, 15) nodes and weights on [-1, 1] (Piessens et al., QUADPACK qk15).
 _XGK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
@@ -177,6 +174,34 @@ def _gk15(R, a, b, c, d, lo, hi, Rs):
 
 
 @numba.njit(cache=True)
+def _first_panels(R, a, b, c, d, los, his) -> int:
+    """The panels in tau the path integral starts from (stored in los, his); their count.
+
+    [0, 1] unless a cross pair is nearly collinear (1 - |r| = gap < :data:`LADDER_BELOW`), as it is
+    in every pairing of three nearly collinear fields (two students on one teacher). Its term of the
+    rate, 2 (1 - tau) / sqrt(1 - s^2 r^2) ~ 2 (1 - tau) / sqrt(2 ((1 - tau)^2 + gap)), then falls from
+    O(1) to 0 within 1 - tau ~ sqrt(gap) of tau = 1, a step the 15 points of [0, 1] do not sample: their
+    Gauss and Kronrod values agree and the missing area, O(sqrt(gap)), passed as converged (1.7e-7 of P4
+    at gap = 1e-13). So [0, 1] is cut into decades of 1 - tau, from 0.1 down to sqrt(gap) / 100 for the
+    nearest cross pair (each decade smooth in tau; starting the decades at 10 sqrt(gap) instead left
+    up to 7e-9 of P4 at gap = 1e-13, the others' tails).
+    """
+    gap = 1.0 - max(max(abs(R[a, c]), abs(R[a, d])), max(abs(R[b, c]), abs(R[b, d])))
+    los[0], his[0] = 0.0, 1.0
+    if not gap < LADDER_BELOW:
+        return 1
+    width = 0.1
+    floor = 0.01 * math.sqrt(max(gap, 0.0))
+    n = 0
+    lo = 0.0
+    while width > floor and n < LADDER_RUNGS:
+        los[n], his[n] = lo, 1.0 - width
+        lo, width, n = 1.0 - width, 0.1 * width, n + 1
+    los[n], his[n] = lo, 1.0
+    return n + 1
+
+
+@numba.njit(cache=True)
 def orthant4_from_corr(R) -> float:
     """P(X > 0) of a 4-dimensional Gaussian with correlation matrix R (module docstring).
 
@@ -194,13 +219,24 @@ def orthant4_from_corr(R) -> float:
     Rs = np.empty((4, 4))
     los = np.empty(MAX_PANELS)
     his = np.empty(MAX_PANELS)
-    val, err = _gk15(R, pa, pb, pc, pd, 0.0, 1.0, Rs)
-    tol = max(ORTHANT_RTOL * abs(base + val), 1e-16)
-    if err <= tol:
-        return min(1.0, max(0.0, base + val))
-    los[0], his[0], n, total = 0.0, 0.5, 2, 0.0
-    los[1], his[1] = 0.5, 1.0
-    used = 2
+    first_lo = np.empty(LADDER_RUNGS + 1)
+    first_hi = np.empty(LADDER_RUNGS + 1)
+    first = _first_panels(R, pa, pb, pc, pd, first_lo, first_hi)
+    vals = np.empty(first)
+    errs = np.empty(first)
+    for t in range(first):
+        vals[t], errs[t] = _gk15(R, pa, pb, pc, pd, first_lo[t], first_hi[t], Rs)
+    tol = max(ORTHANT_RTOL * abs(base + vals.sum()), 1e-16)
+    total, n = 0.0, 0
+    for t in range(first):                          # keep the converged first panels, halve the others
+        lo, hi = first_lo[t], first_hi[t]
+        if errs[t] <= tol * (hi - lo) or hi - lo < MIN_PANEL:
+            total += vals[t]
+        else:
+            los[n], his[n] = lo, 0.5 * (lo + hi)
+            los[n + 1], his[n + 1] = 0.5 * (lo + hi), hi
+            n += 2
+    used = n
     while n > 0:
         n -= 1
         lo, hi = los[n], his[n]
@@ -279,138 +315,3 @@ def _orthant_given(C, S, n, k, q) -> float:
     if m == 1:
         return 0.5
     return _p2_given_pair(C, k, q, x, y)
-
-
-@numba.njit(cache=True)
-def truncated_moment(C, y: int, z: int, S, n: int) -> float:
-    """E[X_y X_z 1{X_s > 0 for s in S}] (Tallis 1961 at truncation 0; module docstring); S has n <= 4 entries."""
-    return truncated_moment_cached(C, y, z, S, n, np.empty(0))
-
-
-def relu_cache(L: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Empty workspace of :func:`truncated_moment_cached` for L fields: (ids, P, W).
-
-    ``ids[key]`` is the slot of a sorted 4-set (key = ((s0 L + s1) L + s2) L + s3; -1: not yet
-    seen; the last entry counts the slots used), ``P[slot]`` its orthant probability and
-    ``W[slot, t, u]`` = phi_2(0, 0; C_kk, C_kq, C_qq) P(rest > 0 | X_k = X_q = 0) for its t-th and
-    u-th coordinates (k, q): every piece of a Tallis moment over that set that does not depend on
-    the moment's own coordinates (y, z). Reset with :func:`reset_relu_cache` per covariance.
-    """
-    n = max(1, math.comb(L, 4))
-    ids = np.full(L**4 + 1, -1, dtype=np.int64)
-    ids[-1] = 0
-    return ids, np.empty(n), np.empty((n, 4, 4))
-
-
-@numba.njit(cache=True)
-def reset_relu_cache(ids) -> None:
-    """Forget every stored set (a new covariance)."""
-    ids[:] = -1
-    ids[-1] = 0
-
-
-@numba.njit(cache=True)
-def stale_sets(ids, L: int, p: int, q: int) -> None:
-    """Mark every stored 4-set holding the fields p and q as stale (recomputed, in its slot, when next
-    met): after a change of C_pq only they change (the finite-difference Jacobian of the ODE)."""
-    for key in range(ids.shape[0] - 1):
-        if ids[key] < 0:
-            continue
-        has_p = has_q = False
-        rest = key
-        for _ in range(4):
-            s = rest % L
-            rest //= L
-            has_p = has_p or s == p
-            has_q = has_q or s == q
-        if has_p and has_q:
-            ids[key] = -2 - ids[key]
-
-
-@numba.njit(cache=True)
-def _set_slot(C, D, ids, P, W) -> int:
-    """Slot of the 4-set D (sorted in place), computing its P4 and W on first sight."""
-    for t in range(1, 4):                           # insertion sort of four indices
-        x = D[t]
-        u = t - 1
-        while u >= 0 and D[u] > x:
-            D[u + 1] = D[u]
-            u -= 1
-        D[u + 1] = x
-    L = C.shape[0]
-    key = ((D[0] * L + D[1]) * L + D[2]) * L + D[3]
-    slot = ids[key]
-    if slot >= 0:
-        return slot
-    if slot <= -2:                                  # marked stale by :func:`stale_sets`: recompute in place
-        slot = -2 - slot
-    else:
-        slot = ids[ids.shape[0] - 1]
-        ids[ids.shape[0] - 1] = slot + 1
-    ids[key] = slot
-    P[slot] = orthant(C, D, 4)
-    for t in range(4):
-        W[slot, t, t] = 0.0
-        for u in range(t + 1, 4):
-            k, q = D[t], D[u]
-            det = C[k, k] * C[q, q] - C[k, q] ** 2
-            w = _orthant_given(C, D, 4, k, q) / (TWO_PI * math.sqrt(det)) if det > 0.0 else 0.0
-            W[slot, t, u] = w
-            W[slot, u, t] = w
-    return slot
-
-
-@numba.njit(cache=True)
-def truncated_moment_cached(C, y: int, z: int, S, n: int, ids, P, W) -> float:
-    """:func:`truncated_moment` with the set-only pieces of four-dimensional sets shared through the
-    workspace of :func:`relu_cache` (an ODE right-hand side meets each 4-set of fields up to six
-    times: I4(i, k, a, b) for every split into a student pair (i, k) and a field pair (a, b))."""
-    D = np.empty(4, dtype=np.int64)
-    m = distinct_set(C, S, n, D)
-    if m < 0:
-        return 0.0
-    if m < 4:
-        return _tallis(C, y, z, D, m)
-    slot = _set_slot(C, D, ids, P, W)
-    total = C[y, z] * P[slot]
-    for t in range(4):
-        k = D[t]
-        cyk = C[y, k]
-        if cyk == 0.0:
-            continue
-        ratio = C[z, k] / C[k, k]
-        for u in range(4):
-            if u != t:
-                q = D[u]
-                total += cyk * (C[z, q] - ratio * C[k, q]) * W[slot, t, u]
-    return total
-
-
-@numba.njit(cache=True)
-def truncated_moment(C, y: int, z: int, S, n: int) -> float:
-    """E[X_y X_z 1{X_s > 0 for s in S}] (Tallis 1961 at truncation 0; module docstring); S has n <= 4 entries."""
-    D = np.empty(4, dtype=np.int64)
-    m = distinct_set(C, S, n, D)
-    if m < 0:
-        return 0.0
-    return _tallis(C, y, z, D, m)
-
-
-@numba.njit(cache=True)
-def _tallis(C, y: int, z: int, D, m: int) -> float:
-    """The Tallis sum of :func:`truncated_moment` over the m distinct coordinates D."""
-    total = C[y, z] * orthant(C, D, m)
-    for t in range(m):
-        k = D[t]
-        if C[y, k] == 0.0:
-            continue
-        for u in range(m):
-            if u == t:
-                continue
-            q = D[u]
-            bracket = C[z, q] - C[z, k] * C[k, q] / C[k, k]
-            det = C[k, k] * C[q, q] - C[k, q] ** 2
-            if bracket == 0.0 or not det > 0.0:
-                continue
-            total += C[y, k] * bracket / (TWO_PI * math.sqrt(det)) * _orthant_given(C, D, m, k, q)
-    return total

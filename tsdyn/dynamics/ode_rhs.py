@@ -264,7 +264,7 @@ class OdeRhs:
         self.in_domain = True
         self._buffer = None if self.general else arcsin_buffer(self.K, M)
         if self.general:
-            from tsdyn.orthant import relu_cache
+            from tsdyn.tallis import relu_cache
             self._work = relu_cache(self.K + M)
 
     def rates(self, t: float) -> tuple[float, float]:

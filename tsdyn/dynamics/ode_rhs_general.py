@@ -22,7 +22,7 @@ import numpy as np
 
 from tsdyn.activation_integrals import i3, i4_cached, j2, pair_mean
 from tsdyn.dynamics.ode_state import covariance_terms
-from tsdyn.orthant import relu_cache, reset_relu_cache, stale_sets
+from tsdyn.tallis import relu_cache, reset_relu_cache, stale_sets
 
 
 @numba.njit(cache=True)
@@ -75,7 +75,7 @@ def general_rhs(y, T, vstar, K: int, lr: float, lr2: float, sigma2: float, codes
                 work: tuple | None = None) -> tuple[np.ndarray, bool]:
     """(d y / dt, whether it is finite) for field activation ``codes`` (K students, M teachers).
 
-    ``work`` is an optional :func:`tsdyn.orthant.relu_cache` workspace to reuse.
+    ``work`` is an optional :func:`tsdyn.tallis.relu_cache` workspace to reuse.
     """
     work = relu_cache(len(codes)) if work is None else work
     dy = general_rhs_kernel(np.asarray(y, dtype=float), T, vstar, int(K), float(lr), float(lr2), float(sigma2),
@@ -107,7 +107,7 @@ def general_jacobian_kernel(y, T, vstar, K: int, lr: float, lr2: float, sigma2: 
 
     A state coordinate is one covariance entry C_pq (Q_ik or R_in) or one v_i: its column re-evaluates
     the closed forms but only the ReLU 4-sets holding both p and q (15 of the 70 of M = 2, K = 6; none
-    for v), the others kept from the base point (:func:`tsdyn.orthant.stale_sets`). The result is
+    for v), the others kept from the base point (:func:`tsdyn.tallis.stale_sets`). The result is
     the plain forward difference of the RHS (tests/test_ode_general.py). The columns are independent
     (each starts from its own copy of the base point's workspace), so they run in parallel threads
     (``numba.prange``) and the result does not depend on the number of threads.
