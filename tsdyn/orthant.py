@@ -219,19 +219,16 @@ def orthant4_from_corr(R) -> float:
     Rs = np.empty((4, 4))
     los = np.empty(MAX_PANELS)
     his = np.empty(MAX_PANELS)
-    first_lo = np.empty(LADDER_RUNGS + 1)
-    first_hi = np.empty(LADDER_RUNGS + 1)
-    first = _first_panels(R, pa, pb, pc, pd, first_lo, first_hi)
-    vals = np.empty(first)
-    errs = np.empty(first)
+    pieces = np.empty((4, LADDER_RUNGS + 1))        # the first panels' lo, hi, value, error (one allocation)
+    first = _first_panels(R, pa, pb, pc, pd, pieces[0], pieces[1])
     for t in range(first):
-        vals[t], errs[t] = _gk15(R, pa, pb, pc, pd, first_lo[t], first_hi[t], Rs)
-    tol = max(ORTHANT_RTOL * abs(base + vals.sum()), 1e-16)
+        pieces[2, t], pieces[3, t] = _gk15(R, pa, pb, pc, pd, pieces[0, t], pieces[1, t], Rs)
+    tol = max(ORTHANT_RTOL * abs(base + pieces[2, :first].sum()), 1e-16)
     total, n = 0.0, 0
     for t in range(first):                          # keep the converged first panels, halve the others
-        lo, hi = first_lo[t], first_hi[t]
-        if errs[t] <= tol * (hi - lo) or hi - lo < MIN_PANEL:
-            total += vals[t]
+        lo, hi = pieces[0, t], pieces[1, t]
+        if pieces[3, t] <= tol * (hi - lo) or hi - lo < MIN_PANEL:
+            total += pieces[2, t]
         else:
             los[n], his[n] = lo, 0.5 * (lo + hi)
             los[n + 1], his[n + 1] = 0.5 * (lo + hi), hi
